@@ -1,0 +1,103 @@
+"""Settings from environment variables and a `.env` file in the working directory."""
+
+from __future__ import annotations
+
+from enum import Enum
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .exceptions import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///basketball_analyzer.db"
+
+
+class DetectorName(str, Enum):
+    """Which detection backend to use. `auto` picks SAM 3 when a model and a GPU are present."""
+
+    auto = "auto"
+    hog = "hog"
+    sam3 = "sam3"
+
+
+class Settings(BaseSettings):
+    """Every setting `bball` and the workers read. Secrets are `SecretStr` and never print."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL)
+
+    r2_account_id: str | None = None
+    r2_access_key_id: SecretStr | None = None
+    r2_secret_access_key: SecretStr | None = None
+    r2_bucket_name: str = "basketball-analyzer"
+    r2_endpoint_url: str | None = None
+    r2_region: str = "auto"
+
+    cloud_worker_poll_interval: float = Field(default=10.0, gt=0)
+    cloud_worker_max_poll_interval: float = Field(default=60.0, gt=0)
+    cloud_lease_seconds: float = Field(default=120.0, gt=0)
+    cloud_max_attempts: int = Field(default=3, ge=1)
+    cloud_model_path: str = "/models/sam3"
+
+    use_external_worker: bool = False
+    detector: DetectorName = DetectorName.auto
+    worker_id: str | None = None
+    single_job: bool = False
+
+    @field_validator("r2_account_id", "r2_endpoint_url", "worker_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def r2_endpoint(self) -> str | None:
+        """The S3 endpoint: R2_ENDPOINT_URL if set, else the account's R2 endpoint, else None."""
+        if self.r2_endpoint_url:
+            return self.r2_endpoint_url.rstrip("/")
+        if self.r2_account_id:
+            return f"https://{self.r2_account_id}.r2.cloudflarestorage.com"
+        return None
+
+    @property
+    def cloud_configured(self) -> bool:
+        """True when every setting the bucket needs is present."""
+        return not self.missing_cloud_settings()
+
+    def missing_cloud_settings(self) -> list[str]:
+        """Names of the environment variables still needed to reach the bucket."""
+        missing = []
+        if not self.r2_endpoint:
+            missing.append("R2_ACCOUNT_ID (or R2_ENDPOINT_URL)")
+        if not self.r2_access_key_id or not self.r2_access_key_id.get_secret_value():
+            missing.append("R2_ACCESS_KEY_ID")
+        if not self.r2_secret_access_key or not self.r2_secret_access_key.get_secret_value():
+            missing.append("R2_SECRET_ACCESS_KEY")
+        if not self.r2_bucket_name:
+            missing.append("R2_BUCKET_NAME")
+        return missing
+
+    def require_cloud(self) -> None:
+        """Raise `ConfigError` naming every missing cloud variable."""
+        missing = self.missing_cloud_settings()
+        if missing:
+            raise ConfigError("cloud storage is not configured: set " + ", ".join(missing))
+
+
+def load_settings(**overrides) -> Settings:
+    """Read settings now (environment and `.env`), turning validation errors into one `ConfigError` line."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process."""
+    return load_settings()

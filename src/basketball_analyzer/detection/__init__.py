@@ -1,0 +1,7 @@
+"""Detection backends behind one interface; `create_detector` picks one by name."""
+
+from .base import DEFAULT_PROMPT, DetectionParams, Detector
+from .factory import available_detectors, create_detector, resolve_detector_name
+
+__all__ = ["DEFAULT_PROMPT", "DetectionParams", "Detector", "available_detectors", "create_detector",
+           "resolve_detector_name"]

@@ -1,0 +1,75 @@
+"""The detector interface every backend implements, and the parameters a detection run takes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Iterator
+
+from ..detections import Detections
+from ..video import Frame
+
+DEFAULT_PROMPT = "basketball player"
+
+
+@dataclass(frozen=True)
+class DetectionParams:
+    """What a detection run is asked to do; stored with local jobs and in cloud job manifests."""
+
+    sample_interval: int = 1
+    confidence_threshold: float = 0.5
+    detector: str = "auto"
+    prompts: tuple[str, ...] = field(default=(DEFAULT_PROMPT,))
+
+    def __post_init__(self) -> None:
+        if int(self.sample_interval) < 1:
+            raise ValueError("sample_interval must be >= 1")
+        if not 0.0 <= float(self.confidence_threshold) <= 1.0:
+            raise ValueError("confidence must be between 0 and 1")
+        prompts = tuple(p.strip() for p in self.prompts if p and p.strip())
+        if not prompts:
+            raise ValueError("at least one non-empty text prompt is needed")
+        object.__setattr__(self, "prompts", prompts)
+        object.__setattr__(self, "sample_interval", int(self.sample_interval))
+        object.__setattr__(self, "confidence_threshold", float(self.confidence_threshold))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        d = asdict(self)
+        d["prompts"] = list(self.prompts)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DetectionParams":
+        """Inverse of `to_dict`; unknown keys are ignored, missing keys take defaults."""
+        prompts = data.get("prompts") or ([data["text_prompt"]] if data.get("text_prompt") else [DEFAULT_PROMPT])
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        return cls(
+            sample_interval=int(data.get("sample_interval", 1)),
+            confidence_threshold=float(data.get("confidence_threshold", 0.5)),
+            detector=str(data.get("detector", "auto")),
+            prompts=tuple(prompts),
+        )
+
+
+class Detector(ABC):
+    """A detector-and-tracker over a stream of frames.
+
+    `track` consumes frames in order and yields exactly one `Detections` per input frame, in the same
+    order, with `frame_number` set to that frame's index. A backend may keep state across frames (a
+    tracker, a video model's memory) and may read ahead before yielding (windows); callers only iterate.
+    """
+
+    name: str = "base"
+
+    @abstractmethod
+    def track(self, frames: Iterable[Frame], fps: float = 30.0) -> Iterator[Detections]:
+        """Yield the tracked detections of each frame, in input order."""
+
+    def describe(self) -> str:
+        """One line saying what runs where, for logs."""
+        return self.name
+
+    def close(self) -> None:
+        """Release models and memory. Safe to call twice."""

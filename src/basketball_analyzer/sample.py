@@ -1,0 +1,128 @@
+"""A synthetic basketball clip: drawn players moving over a court, with their true boxes.
+
+Used by the demo when no video is given and by the tests. OpenCV's HOG people detector finds these figures
+(head, torso, arms and legs, about 130 px tall), so the whole pipeline can be checked against ground truth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .detections import Detections
+
+PLAYER_HEIGHT = 130
+
+
+@dataclass(frozen=True)
+class Player:
+    """One figure's path: start position (top-left of its box), velocity in px/frame, shirt colour (BGR)."""
+
+    x0: float
+    y0: float
+    vx: float
+    vy: float
+    color: tuple[int, int, int]
+
+
+def default_players(width: int, height: int, count: int = 3) -> list[Player]:
+    """`count` players spread over the court, moving in different directions, never overlapping."""
+    colors = [(40, 40, 200), (200, 60, 30), (30, 160, 30), (160, 30, 160), (30, 150, 200), (90, 90, 90)]
+    lane = width / count
+    players = []
+    for i in range(count):
+        players.append(Player(
+            x0=lane * i + lane * 0.25, y0=height * 0.5 - PLAYER_HEIGHT / 2 + (i % 2) * 20 - 10,
+            vx=(1.2 if i % 2 == 0 else -1.2), vy=(0.6 if i % 3 == 0 else -0.5), color=colors[i % len(colors)],
+        ))
+    return players
+
+
+def player_box(p: Player, frame: int, width: int, height: int) -> tuple[float, float, float, float]:
+    """The figure's box (x1, y1, x2, y2) at `frame`; paths bounce gently within the frame."""
+    w = PLAYER_HEIGHT * 0.42
+    x = p.x0 + 18 * math.sin(frame * p.vx / 18)
+    y = p.y0 + 10 * math.sin(frame * p.vy / 10)
+    x = min(max(x, 2), width - w - 2)
+    y = min(max(y, 2), height - PLAYER_HEIGHT - 2)
+    return (x, y, x + w, y + PLAYER_HEIGHT)
+
+
+def draw_court(width: int, height: int) -> np.ndarray:
+    """A wooden floor with court lines, BGR."""
+    import cv2
+
+    img = np.zeros((height, width, 3), np.uint8)
+    img[:] = (120, 170, 215)
+    for y in range(0, height, 24):
+        cv2.line(img, (0, y), (width, y), (110, 160, 205), 1)
+    cv2.rectangle(img, (10, 10), (width - 10, height - 10), (245, 245, 245), 3)
+    cv2.line(img, (width // 2, 10), (width // 2, height - 10), (245, 245, 245), 3)
+    cv2.circle(img, (width // 2, height // 2), min(width, height) // 8, (245, 245, 245), 3)
+    return img
+
+
+def draw_player(img: np.ndarray, box: tuple[float, float, float, float], color: tuple[int, int, int],
+                frame: int) -> None:
+    """A simple human figure filling `box`: head, torso, swinging arms and legs."""
+    import cv2
+
+    x1, y1, x2, y2 = box
+    h = y2 - y1
+    cx = (x1 + x2) / 2
+    skin, dark = (80, 110, 160), (30, 30, 30)
+    swing = math.sin(frame / 4.0) * h * 0.08
+    head_r = int(h * 0.085)
+    head_c = (int(cx), int(y1 + head_r + 2))
+    torso_top, torso_bot = y1 + h * 0.19, y1 + h * 0.55
+    torso_w = h * 0.2
+    cv2.circle(img, head_c, head_r, skin, -1)
+    cv2.rectangle(img, (int(cx - torso_w / 2), int(torso_top)), (int(cx + torso_w / 2), int(torso_bot)), color, -1)
+    t = max(2, int(h * 0.055))
+    cv2.line(img, (int(cx - torso_w / 2), int(torso_top + 4)), (int(cx - torso_w / 2 - h * 0.07 + swing),
+             int(y1 + h * 0.5)), skin, t)
+    cv2.line(img, (int(cx + torso_w / 2), int(torso_top + 4)), (int(cx + torso_w / 2 + h * 0.07 - swing),
+             int(y1 + h * 0.5)), skin, t)
+    cv2.line(img, (int(cx - torso_w / 4), int(torso_bot)), (int(cx - h * 0.1 - swing), int(y2 - 3)), dark, t + 1)
+    cv2.line(img, (int(cx + torso_w / 4), int(torso_bot)), (int(cx + h * 0.1 + swing), int(y2 - 3)), dark, t + 1)
+
+
+def render_frame(frame: int, width: int, height: int, players: list[Player],
+                 court: np.ndarray | None = None) -> tuple[np.ndarray, Detections]:
+    """One frame of the clip and the true boxes in it (tracker_id = player index)."""
+    img = (court if court is not None else draw_court(width, height)).copy()
+    boxes = [player_box(p, frame, width, height) for p in players]
+    for p, box in zip(players, boxes):
+        draw_player(img, box, p.color, frame)
+    truth = Detections.for_frame(frame, np.array(boxes, np.float32).reshape(-1, 4), np.ones(len(boxes)),
+                                 np.arange(len(boxes)))
+    return img, truth
+
+
+def make_sample_clip(path: str | Path, frames: int = 60, width: int = 640, height: int = 360, fps: int = 30,
+                     players: int = 3, codec: str = "libx264") -> Detections:
+    """Write a synthetic clip to `path` (container from the suffix) and return its ground-truth boxes."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cast = default_players(width, height, players)
+    court = draw_court(width, height)
+    truths = []
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            stream.options = {"crf": "18", "preset": "veryfast"}
+        for i in range(frames):
+            img, truth = render_frame(i, width, height, cast, court)
+            truths.append(truth)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return Detections.merge(truths)

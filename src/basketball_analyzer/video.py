@@ -1,0 +1,193 @@
+"""Video probing and frame reading with PyAV; decoding runs on a background thread."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .exceptions import VideoError
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: its 0-based index in the video and the image as BGR uint8 (H, W, 3)."""
+
+    index: int
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `probe` learns about a video without decoding it all."""
+
+    path: Path
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+    duration: float
+    codec: str
+    size_bytes: int
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike) -> "VideoInfo":
+        """Probe `path`; raise `VideoError` with one clear line when it is not a readable video."""
+        return probe(path)
+
+
+def _open(path: Path):
+    import av
+
+    if not path.exists():
+        raise VideoError(f"video not found: {path}")
+    if not path.is_file():
+        raise VideoError(f"not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise VideoError(f"video is not readable (permission denied): {path}")
+    try:
+        container = av.open(str(path))
+    except Exception as exc:  # PyAV raises many InvalidDataError/OSError subclasses
+        raise VideoError(f"not a readable video: {path} ({_short(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"no video stream in {path}")
+    return container
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Read fps, frame count, size, duration and codec. Counts frames by demuxing when the header lacks it."""
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(30)
+        fps = float(rate)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if not width or not height:
+            raise VideoError(f"video stream has no frame size: {path}")
+        frames = int(stream.frames or 0)
+        if frames <= 0:
+            frames = sum(1 for p in container.demux(stream) if p.size)
+        if frames <= 0:
+            raise VideoError(f"video has no frames: {path}")
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration:
+            duration = container.duration / 1_000_000
+        else:
+            duration = frames / fps
+        return VideoInfo(path, fps, frames, width, height, duration, stream.codec_context.name,
+                         path.stat().st_size)
+    except VideoError:
+        raise
+    except Exception as exc:
+        raise VideoError(f"not a readable video: {path} ({_short(exc)})") from None
+    finally:
+        container.close()
+
+
+def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: int | None = None
+                ) -> Iterator[Frame]:
+    """Decode frames in order on the calling thread, keeping every `sample_interval`-th frame."""
+    if sample_interval < 1:
+        raise ValueError("sample_interval must be >= 1")
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                if max_frames is not None and index >= max_frames:
+                    break
+                if index % sample_interval == 0:
+                    yield Frame(index, frame.to_ndarray(format="bgr24"))
+                index += 1
+        except Exception as exc:
+            if isinstance(exc, GeneratorExit):
+                raise
+            raise VideoError(f"video is corrupt at frame {index}: {path} ({_short(exc)})") from None
+        if index == 0:
+            raise VideoError(f"video has no decodable frames: {path}")
+    finally:
+        container.close()
+
+
+class FrameReader:
+    """Decode on a background thread into a bounded queue so the detector never waits on the decoder.
+
+    Iterate it like `iter_frames`. Decoder errors are re-raised in the consuming thread; closing early
+    (break, exception) stops the thread.
+    """
+
+    _END = object()
+
+    def __init__(self, path: str | os.PathLike, sample_interval: int = 1, prefetch: int = 16,
+                 max_frames: int | None = None):
+        self._path = Path(path)
+        self._interval = sample_interval
+        self._max_frames = max_frames
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        try:
+            for frame in iter_frames(self._path, self._interval, self._max_frames):
+                if not self._put(frame):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # handed to the consumer, never swallowed
+            self._put(exc)
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Frame]:
+        self._thread = threading.Thread(target=self._run, name="frame-reader", daemon=True)
+        self._thread.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is self._END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the decoder thread and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
