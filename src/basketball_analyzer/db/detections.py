@@ -87,6 +87,16 @@ def count_detections(session: Session, video_id: int | None = None, cloud_job_id
     return int(session.execute(q).scalar_one())
 
 
+def replace_detections(session: Session, video_id: int, detections: Detections, job_id: int | None = None,
+                       cloud_job_id: str | None = None) -> int:
+    """Make `detections` the video's stored result: earlier runs' boxes of this video are removed first.
+
+    `player_detections` holds one result per video (the newest), so counts per video mean one run.
+    """
+    delete_detections(session, video_id=video_id)
+    return insert_detections(session, video_id, detections, job_id=job_id, cloud_job_id=cloud_job_id)
+
+
 def delete_detections(session: Session, video_id: int | None = None, job_id: int | None = None,
                       cloud_job_id: str | None = None) -> int:
     """Remove the boxes of a job (local or cloud) or video; returns rows removed."""

@@ -1,0 +1,5 @@
+"""`python -m basketball_analyzer` runs the CLI."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,44 @@
+"""`bball`: the command line. Commands parse, call the library, and print; they hold no logic of their own."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .common import BballGroup, setup_logging
+
+
+@click.group(cls=BballGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bball")
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Log line format; json for log collectors.")
+def cli(verbose: int, log_format: str) -> None:
+    """Detect and track basketball players in game footage, locally or on cloud GPUs."""
+    setup_logging(verbose, log_format)
+
+
+def _register() -> None:
+    from . import analyze, cloud, export, jobs, video, worker
+
+    for module in (video, analyze, jobs, worker, export, cloud):
+        module.register(cli)
+    # Commands added by later parts register themselves the same way when present.
+    import importlib
+
+    for name in ("models", "render", "demo", "storage"):
+        try:
+            mod = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        mod.register(cli)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="bball")

@@ -1,0 +1,31 @@
+"""`bball analyze VIDEO`: detection in this process, stored in one transaction."""
+
+from __future__ import annotations
+
+import click
+
+from .common import build_params, params_options, print_table
+
+
+@click.command("analyze")
+@click.argument("video")
+@params_options
+def analyze(video: str, sample_interval: int, confidence: float, detector: str | None,
+            prompts: tuple[str, ...]) -> None:
+    """Detect and track players in VIDEO (an id or a path, registered if needed)."""
+    from ..analysis import analyze_video
+
+    params = build_params(sample_interval, confidence, detector, prompts)
+    from .common import progress_bar
+
+    with progress_bar("Analyzing") as update:
+        result = analyze_video(video, params, on_progress=update)
+    s = result.stats.summary()
+    click.echo(f"Video {result.video_id}: {result.file_name}" + (" (newly registered)" if result.registered else ""))
+    print_table("Summary", ["frames", "detections", "tracks", "seconds", "frames/s", "detector"],
+                [(s["frames"], s["detections"], s["tracks"], s["seconds"], s["fps"], s["detector"])])
+
+
+def register(cli: click.Group) -> None:
+    """Attach to the root group."""
+    cli.add_command(analyze)
