@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 from sqlalchemy import delete, func, select
@@ -87,14 +87,18 @@ def count_detections(session: Session, video_id: int | None = None, cloud_job_id
     return int(session.execute(q).scalar_one())
 
 
-def replace_detections(session: Session, video_id: int, detections: Detections, job_id: int | None = None,
-                       cloud_job_id: str | None = None) -> int:
+def replace_detections(session: Session, video_id: int, detections: Detections | Iterable[Detections],
+                       job_id: int | None = None, cloud_job_id: str | None = None) -> int:
     """Make `detections` the video's stored result: earlier runs' boxes of this video are removed first.
 
     `player_detections` holds one result per video (the newest), so counts per video mean one run.
+    `detections` may be one `Detections` or an iterable of batches (a streamed results file).
     """
     delete_detections(session, video_id=video_id)
-    return insert_detections(session, video_id, detections, job_id=job_id, cloud_job_id=cloud_job_id)
+    if isinstance(detections, Detections):
+        detections = (detections,)
+    return sum(insert_detections(session, video_id, part, job_id=job_id, cloud_job_id=cloud_job_id)
+               for part in detections)
 
 
 def delete_detections(session: Session, video_id: int | None = None, job_id: int | None = None,

@@ -116,3 +116,11 @@ def dispose_all() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
+
+
+def dispose(url: str) -> None:
+    """Close and forget the cached engine for `url`."""
+    with _lock:
+        engine = _engines.pop(_normalise(url), None)
+    if engine is not None:
+        engine.dispose()

@@ -1,0 +1,88 @@
+"""The local worker in-process and as a process: drains jobs, hands back a job when stopped."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from basketball_analyzer.config import get_settings
+from basketball_analyzer.db import transaction
+from basketball_analyzer.detection import DetectionParams
+from basketball_analyzer.jobs import create_job, get_job
+from basketball_analyzer.sample import make_sample_clip
+from basketball_analyzer.videos import register_video
+from basketball_analyzer.worker.local import LocalWorker
+from basketball_analyzer.worker.signals import StopFlag
+
+
+def test_burst_drains_every_job_then_returns(db_url, sample_clip):
+    with transaction(db_url) as s:
+        vid = register_video(s, sample_clip[0]).video.id
+        ids = [create_job(s, vid, DetectionParams(sample_interval=8)).id for _ in range(2)]
+    assert LocalWorker(get_settings(), worker_id="t").work(burst=True) == 2
+    with transaction(db_url) as s:
+        assert [get_job(s, i).status for i in ids] == ["completed", "completed"]
+
+
+def test_a_failing_job_is_marked_failed_and_the_worker_goes_on(db_url, sample_clip, tmp_path):
+    clip = tmp_path / "gone.mp4"
+    make_sample_clip(clip, frames=5, width=320, height=240, players=1)
+    with transaction(db_url) as s:
+        gone = register_video(s, clip).video.id
+        ok = register_video(s, sample_clip[0]).video.id
+        j1 = create_job(s, gone, DetectionParams()).id
+        j2 = create_job(s, ok, DetectionParams(sample_interval=10)).id
+    clip.unlink()
+    LocalWorker(get_settings(), worker_id="t").work(burst=True)
+    with transaction(db_url) as s:
+        failed, done = get_job(s, j1), get_job(s, j2)
+        assert failed.status == "failed" and "video not found" in failed.error
+        assert done.status == "completed"
+
+
+def test_stop_request_hands_the_job_back(db_url, sample_clip):
+    with transaction(db_url) as s:
+        vid = register_video(s, sample_clip[0]).video.id
+        jid = create_job(s, vid, DetectionParams()).id
+    stop = StopFlag()
+    worker = LocalWorker(get_settings(), worker_id="t", stop=stop)
+    real = worker.run_job
+
+    def run_and_stop(*args):
+        stop.request()  # as if SIGTERM arrived just after the claim
+        real(*args)
+
+    worker.run_job = run_and_stop
+    assert worker.work(burst=True) == 0
+    with transaction(db_url) as s:
+        job = get_job(s, jid)
+        assert (job.status, job.worker_id) == ("pending", None)
+
+
+def test_sigterm_to_worker_process_releases_job(tmp_path):
+    clip = tmp_path / "long.mp4"
+    make_sample_clip(clip, frames=600, width=640, height=360, players=3)
+    db = tmp_path / "w.db"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
+    bball = [sys.executable, "-m", "basketball_analyzer"]
+    subprocess.run([*bball, "jobs", "create", str(clip)], env=env, check=True, capture_output=True)
+    proc = subprocess.Popen([*bball, "worker"], env=env, stderr=subprocess.PIPE, text=True)
+    con = sqlite3.connect(db)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        row = con.execute("SELECT status, frames_processed FROM detection_jobs WHERE id=1").fetchone()
+        if row[0] == "processing" and row[1] > 0:
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError("worker never started the job")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    status, worker = con.execute("SELECT status, worker_id FROM detection_jobs WHERE id=1").fetchone()
+    assert (status, worker) == ("pending", None)
+    assert con.execute("SELECT COUNT(*) FROM player_detections").fetchone()[0] == 0
