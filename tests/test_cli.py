@@ -150,3 +150,15 @@ def test_bad_database_url_is_one_line(monkeypatch, sample_clip):
     result = CliRunner().invoke(cli, ["video", "list"])
     assert result.exit_code == 1
     assert result.output.strip() == "Error: database directory does not exist: /nonexistent-dir"
+
+
+def test_use_external_worker_queues_instead_of_running(sample_clip, tmp_path, monkeypatch):
+    from basketball_analyzer.config import get_settings
+
+    monkeypatch.setenv("USE_EXTERNAL_WORKER", "true")
+    get_settings.cache_clear()
+    out = _run("analyze", str(sample_clip[0])).output
+    assert "queued job 1 for video 1" in out
+    con = sqlite3.connect(tmp_path / "test.db")
+    assert con.execute("SELECT status FROM detection_jobs").fetchall() == [("pending",)]
+    assert con.execute("SELECT COUNT(*) FROM player_detections").fetchone()[0] == 0

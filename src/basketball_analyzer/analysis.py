@@ -53,3 +53,12 @@ def analyze_video(ref: str, params: DetectionParams, on_progress: ProgressFn | N
         complete_job(s, job, stats.frames)
         job_id = job.id
     return AnalysisResult(video_id, file_name, registered, job_id, stats)
+
+
+def queue_analysis(ref: str, params: DetectionParams) -> tuple[int, int]:
+    """Queue the run for an external worker instead (USE_EXTERNAL_WORKER); returns (job id, video id)."""
+    from .videos import resolve_video
+
+    with transaction() as s:
+        video = resolve_video(s, ref).video
+        return create_job(s, video.id, params).id, video.id

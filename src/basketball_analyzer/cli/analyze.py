@@ -13,10 +13,16 @@ from .common import build_params, params_options, print_table
 def analyze(video: str, sample_interval: int, confidence: float, detector: str | None,
             prompts: tuple[str, ...]) -> None:
     """Detect and track players in VIDEO (an id or a path, registered if needed)."""
-    from ..analysis import analyze_video
+    from ..analysis import analyze_video, queue_analysis
+    from ..config import get_settings
+    from .common import progress_bar
 
     params = build_params(sample_interval, confidence, detector, prompts)
-    from .common import progress_bar
+    if get_settings().use_external_worker:
+        job_id, video_id = queue_analysis(video, params)
+        click.echo(f"USE_EXTERNAL_WORKER is set: queued job {job_id} for video {video_id}; "
+                   "a running `bball worker` will process it.")
+        return
 
     with progress_bar("Analyzing") as update:
         result = analyze_video(video, params, on_progress=update)
