@@ -40,7 +40,8 @@ class PostgresServer:
         self.port = free_port()
         self.as_user: list[str] = []
         if os.geteuid() == 0:
-            self.as_user = ["runuser", "-u", "postgres", "--"]
+            runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+            self.as_user = [runuser, "-u", "postgres", "--"]
             shutil.chown(self.root, "postgres")
         self._counter = 0
 
