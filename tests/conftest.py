@@ -14,7 +14,9 @@ from basketball_analyzer.db import engine as db_engine  # noqa: E402
 
 _ENV_TO_CLEAR = ("DATABASE_URL", "R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY", "R2_BUCKET_NAME",
                  "R2_ENDPOINT_URL", "DETECTOR", "WORKER_ID", "SINGLE_JOB", "CLOUD_MODEL_PATH",
-                 "USE_EXTERNAL_WORKER")
+                 "USE_EXTERNAL_WORKER", "LOG_FORMAT", "SAM3_WINDOW_FRAMES", "SAM3_WINDOW_OVERLAP", "SAM3_DEVICE",
+                 "SAM3_DTYPE", "SAM3_MASKS", "CLOUD_WORKER_POLL_INTERVAL", "CLOUD_LEASE_SECONDS",
+                 "CLOUD_MAX_ATTEMPTS")
 
 
 @pytest.fixture(autouse=True)

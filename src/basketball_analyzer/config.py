@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     cloud_lease_seconds: float = Field(default=120.0, gt=0)
     cloud_max_attempts: int = Field(default=3, ge=1)
     cloud_model_path: str = "/models/sam3"
+    # SAM 3: windows of K frames with a short overlap keep memory flat on long videos (detection/sam3.py).
+    sam3_window_frames: int = Field(default=300, ge=2)
+    sam3_window_overlap: int = Field(default=16, ge=1)
+    sam3_device: str = "auto"
+    sam3_dtype: str = "auto"
+    sam3_masks: bool = False
 
     use_external_worker: bool = False
     detector: DetectorName = DetectorName.auto
