@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import queue
-import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Iterator
 import numpy as np
 
 from .exceptions import VideoError
+from .prefetch import Prefetcher
 
 
 @dataclass(frozen=True)
@@ -122,61 +121,16 @@ def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: i
         container.close()
 
 
-class FrameReader:
-    """Decode on a background thread into a bounded queue so the detector never waits on the decoder.
+class FrameReader(Prefetcher):
+    """`iter_frames` decoded on a background thread into a bounded queue, so the detector never waits.
 
     Iterate it like `iter_frames`. Decoder errors are re-raised in the consuming thread; closing early
     (break, exception) stops the thread.
     """
 
-    _END = object()
-
     def __init__(self, path: str | os.PathLike, sample_interval: int = 1, prefetch: int = 16,
                  max_frames: int | None = None):
-        self._path = Path(path)
-        self._interval = sample_interval
-        self._max_frames = max_frames
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, prefetch))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _run(self) -> None:
-        try:
-            for frame in iter_frames(self._path, self._interval, self._max_frames):
-                if not self._put(frame):
-                    return
-            self._put(self._END)
-        except BaseException as exc:  # handed to the consumer, never swallowed
-            self._put(exc)
-
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator[Frame]:
-        self._thread = threading.Thread(target=self._run, name="frame-reader", daemon=True)
-        self._thread.start()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is self._END:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop the decoder thread and wait for it."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        super().__init__(iter_frames(path, sample_interval, max_frames), depth=prefetch, name="frame-reader")
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -9,10 +9,8 @@ boundary (and give the new session its hot-start). GPU and host memory then stay
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Any
@@ -22,6 +20,7 @@ import numpy as np
 from ..config import Settings
 from ..detections import Detections
 from ..exceptions import ConfigError, DetectorError
+from ..prefetch import Prefetcher
 from ..video import Frame
 from .base import DEFAULT_PROMPT, Detector
 from .stitching import IdStitcher
@@ -94,53 +93,6 @@ class _Input:
     size: tuple[int, int]
 
 
-class _Prefetch:
-    """Run `fn` over an iterable on a background thread, a few items ahead; errors re-raised to the consumer."""
-
-    _END = object()
-
-    def __init__(self, items: Iterable, fn: Callable, depth: int = 4):
-        self._items, self._fn = items, fn
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _run(self) -> None:
-        try:
-            for item in self._items:
-                if not self._put(self._fn(item)):
-                    return
-            self._put(self._END)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, never swallowed
-            self._put(exc)
-
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> Iterator:
-        self._thread = threading.Thread(target=self._run, name="sam3-prefetch", daemon=True)
-        self._thread.start()
-        while True:
-            item = self._queue.get()
-            if item is self._END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    def close(self) -> None:
-        """Stop the thread and wait for it."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-
 class Sam3Detector(Detector):
     """SAM 3 video detection and tracking with text prompts, windowed so memory stays flat on long videos."""
 
@@ -199,7 +151,7 @@ class Sam3Detector(Detector):
             raise DetectorError("this SAM 3 detector was closed; create a new one")
         overlap = self.window_overlap
         stitcher = IdStitcher(self.stitch_iou)
-        prefetch = _Prefetch(frames, self._prepare, self.prefetch)
+        prefetch = Prefetcher(frames, self._prepare, self.prefetch, name="sam3-prefetch")
         inputs = iter(prefetch)
         replay: list[_Input] = []
         tail: deque[Detections] = deque(maxlen=overlap)  # last emitted frames, global ids
