@@ -31,7 +31,9 @@ class Player:
 def default_players(width: int, height: int, count: int = 3) -> list[Player]:
     """`count` players spread over the court, moving in different directions, never overlapping."""
     colors = [(40, 40, 200), (200, 60, 30), (30, 160, 30), (160, 30, 160), (30, 150, 200), (90, 90, 90)]
-    lane = width / count
+    if count < 0:
+        raise ValueError("players must be >= 0")
+    lane = width / max(count, 1)
     players = []
     for i in range(count):
         players.append(Player(

@@ -48,22 +48,40 @@ def resolve_device(settings: Settings) -> tuple[str, str]:
     return device, dtype
 
 
+def _nvidia_driver_present() -> bool:
+    """A cheap check before importing torch (seconds): is any NVIDIA driver loaded on this machine?"""
+    import glob
+    import os
+
+    return os.path.exists("/proc/driver/nvidia/version") or bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
 def sam3_availability(settings: Settings) -> tuple[bool, str]:
-    """Whether `auto` should pick SAM 3: the libraries, a CUDA GPU and a local model must all be present."""
+    """Whether `auto` should pick SAM 3: the libraries, a CUDA GPU and a local model must all be present.
+
+    Cheap checks come first, so a machine without a GPU or a model never pays for importing torch.
+    """
+    import importlib.util
+
+    from ..model_store import find_model
+
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
+        return False, "SAM 3 needs torch and transformers>=5 (install the 'sam3' extra)"
+    lookup = find_model(settings, allow_hub=False)
+    if lookup.location is None:
+        return False, "no local SAM 3 model (looked in: " + "; ".join(lookup.looked) + ")"
+    wanted = (settings.sam3_device or "auto").strip().lower()
+    if wanted not in ("auto",) and not wanted.startswith("cuda"):
+        return False, f"SAM3_DEVICE={settings.sam3_device}, not a GPU"
+    if not _nvidia_driver_present():
+        return False, "no CUDA GPU"
     try:
         import torch
         from transformers import Sam3VideoModel  # noqa: F401
     except ImportError:
         return False, "SAM 3 needs torch and transformers>=5 (install the 'sam3' extra)"
-    from ..model_store import find_model
-
-    device, _ = resolve_device(settings)
-    if not device.startswith("cuda") or not torch.cuda.is_available():
-        return False, "no CUDA GPU" if device.startswith("cuda") or settings.sam3_device == "auto" \
-            else f"SAM3_DEVICE={settings.sam3_device}, not a GPU"
-    lookup = find_model(settings, allow_hub=False)
-    if lookup.location is None:
-        return False, "no local SAM 3 model (looked in: " + "; ".join(lookup.looked) + ")"
+    if not torch.cuda.is_available():
+        return False, "no CUDA GPU"
     return True, f"GPU {torch.cuda.get_device_name(0)} and SAM 3 at {lookup.location.source}"
 
 
