@@ -77,3 +77,17 @@ def test_unknown_detector_is_a_clear_error():
 
     with pytest.raises(DetectorError, match="unknown detector 'yolo'"):
         create_detector(DetectionParams(detector="yolo"))
+
+
+@pytest.mark.parametrize("size", [(96, 160), (40, 30), (127, 63)])
+def test_frames_smaller_than_the_hog_window_do_not_crash(size):
+    """detectMultiScale corrupts memory on tiny images; the detector scales them up first."""
+    import subprocess
+    import sys
+
+    h, w = size
+    code = ("import numpy as np; from basketball_analyzer.detection.hog import HogDetector; "
+            f"x, c = HogDetector(confidence_threshold=0).detect(np.full(({h}, {w}, 3), 90, np.uint8)); "
+            f"assert (x[:, 2] <= {w}).all() and (x[:, 3] <= {h}).all(); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-500:]

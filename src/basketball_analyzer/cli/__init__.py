@@ -12,7 +12,7 @@ from .common import BballGroup, setup_logging
 @click.version_option(__version__, prog_name="bball")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Log line format; json for log collectors.")
+              envvar="LOG_FORMAT", help="Log line format; json for log collectors. Env: LOG_FORMAT.")
 def cli(verbose: int, log_format: str) -> None:
     """Detect and track basketball players in game footage, locally or on cloud GPUs."""
     setup_logging(verbose, log_format)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -13,7 +14,11 @@ from .models import PlayerDetection
 
 _COLUMNS = ("video_id", "job_id", "cloud_job_id", "frame_number", "tracking_id", "bbox_x", "bbox_y",
             "bbox_width", "bbox_height", "confidence_score")
+_BOX_COLUMNS = _COLUMNS[3:]
 CHUNK = 50_000
+# Rows per SQLite INSERT statement: one statement of many rows costs far less per row than executemany's
+# one statement execution per row, and the three per-run constants are bound once per statement.
+_SQLITE_ROWS_PER_STATEMENT = 2_000
 
 
 def insert_detections(session: Session, video_id: int, detections: Detections, job_id: int | None = None,
@@ -23,27 +28,101 @@ def insert_detections(session: Session, video_id: int, detections: Detections, j
     if n == 0:
         return 0
     conn = session.connection()
-    dialect = conn.dialect.name
-    for start in range(0, n, CHUNK):
-        part = detections[slice(start, start + CHUNK)]
-        cols = part.columns()
-        rows = zip(*(
-            [video_id] * len(part), [job_id] * len(part), [cloud_job_id] * len(part),
-            *(cols[c].tolist() for c in _COLUMNS[3:])
-        ))
-        if dialect == "postgresql":
-            raw = conn.connection.driver_connection
-            with raw.cursor() as cur, cur.copy(
-                f"COPY player_detections ({', '.join(_COLUMNS)}) FROM STDIN"
-            ) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            placeholders = ", ".join("?" for _ in _COLUMNS)
-            conn.exec_driver_sql(
-                f"INSERT INTO player_detections ({', '.join(_COLUMNS)}) VALUES ({placeholders})", list(rows)
-            )
+    raw = conn.connection.driver_connection
+    constants = (video_id, job_id, cloud_job_id)
+    if conn.dialect.name == "postgresql":
+        _copy_postgresql(raw, constants, detections)
+    else:
+        _insert_sqlite(raw, constants, detections)
     return n
+
+
+def _chunks(detections: Detections) -> Iterator[dict[str, np.ndarray]]:
+    for start in range(0, len(detections), CHUNK):
+        yield detections[slice(start, start + CHUNK)].columns()
+
+
+def _copy_postgresql(raw, constants: tuple, detections: Detections) -> None:
+    """Binary COPY, each chunk's rows laid out by one numpy structured array: no per-row Python work."""
+    header = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+    with raw.cursor() as cur, cur.copy(
+        f"COPY player_detections ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.write(header)
+        for cols in _chunks(detections):
+            copy.write(_binary_rows(constants, cols))
+        copy.write(b"\xff\xff")  # end of data
+
+
+def _binary_rows(constants: tuple, cols: dict[str, np.ndarray]) -> bytes:
+    """COPY BINARY tuples: a field count, then per field its byte length (-1 for NULL) and big-endian value.
+
+    The types follow the schema: INTEGER columns are int4, FLOAT columns float8, cloud_job_id text.
+    """
+    video_id, job_id, cloud_job_id = constants
+    text = cloud_job_id.encode() if cloud_job_id is not None else None
+    fields: list[tuple[str, str]] = [("count", ">i2"), ("video_id.len", ">i4"), ("video_id", ">i4"),
+                                     ("job_id.len", ">i4")]
+    if job_id is not None:
+        fields.append(("job_id", ">i4"))
+    fields.append(("cloud_job_id.len", ">i4"))
+    if text:
+        fields.append(("cloud_job_id", f"S{len(text)}"))
+    for name in _BOX_COLUMNS:
+        kind = ">i4" if name in ("frame_number", "tracking_id") else ">f8"
+        fields += [(f"{name}.len", ">i4"), (name, kind)]
+    rows = np.empty(len(cols["frame_number"]), dtype=np.dtype(fields))
+    rows["count"] = len(_COLUMNS)
+    rows["video_id.len"], rows["video_id"] = 4, video_id
+    rows["job_id.len"] = -1 if job_id is None else 4
+    if job_id is not None:
+        rows["job_id"] = job_id
+    rows["cloud_job_id.len"] = -1 if text is None else len(text)
+    if text:
+        rows["cloud_job_id"] = text
+    for name in _BOX_COLUMNS:
+        values = cols[name]
+        # numpy would wrap an out-of-range integer silently; PostgreSQL's text COPY would have refused it.
+        if name in ("frame_number", "tracking_id") and (values.min() < -(2**31) or values.max() >= 2**31):
+            raise ValueError(f"{name} does not fit the INTEGER column")
+        rows[f"{name}.len"] = rows.dtype[name].itemsize
+        rows[name] = values
+    return rows.tobytes()
+
+
+def _insert_sqlite(raw, constants: tuple, detections: Detections) -> None:
+    import sqlite3
+
+    # Numbered parameters: ?1..?3 are the constants, each row binds only its own seven values, taken
+    # from one row-major flat list so no per-row tuple is built in Python.
+    width = len(_BOX_COLUMNS)
+    limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, (limit - len(constants)) // width))
+    head = list(constants)
+    cur = raw.cursor()
+    try:
+        for cols in _chunks(detections):
+            n = len(cols["frame_number"])
+            grid = np.empty((n, width), dtype=object)
+            for k, name in enumerate(_BOX_COLUMNS):
+                grid[:, k] = cols[name].tolist()
+            flat = grid.ravel().tolist()
+            for start in range(0, n, per_statement):
+                rows = min(per_statement, n - start)
+                cur.execute(_sqlite_statement(rows, len(constants), width),
+                            head + flat[start * width:(start + rows) * width])
+    finally:
+        cur.close()
+
+
+@lru_cache(maxsize=8)
+def _sqlite_statement(rows: int, constants: int, width: int) -> str:
+    fixed = ",".join(f"?{i + 1}" for i in range(constants))
+    values = ",".join(
+        f"({fixed}," + ",".join(f"?{constants + 1 + r * width + k}" for k in range(width)) + ")"
+        for r in range(rows)
+    )
+    return f"INSERT INTO player_detections ({', '.join(_COLUMNS)}) VALUES {values}"
 
 
 def load_detections(session: Session, video_id: int, job_id: int | None = None,

@@ -11,6 +11,9 @@ from ..video import Frame
 from .base import Detector
 
 
+_MIN_H, _MIN_W = 160, 96
+
+
 class HogDetector(Detector):
     """OpenCV HOG + linear SVM person detector with ByteTrack ids. Runs anywhere, no GPU or model files."""
 
@@ -35,7 +38,10 @@ class HogDetector(Detector):
         cv2 = self._cv2
         h, w = image.shape[:2]
         factor = min(1.0, self.max_width / float(w))
-        small = cv2.resize(image, (int(w * factor), int(h * factor))) if factor < 1.0 else image
+        # OpenCV's detectMultiScale corrupts memory on images smaller than its 64x128 window (plus
+        # padding): scale tiny frames up instead.
+        factor = max(factor, _MIN_H / h, _MIN_W / w)
+        small = cv2.resize(image, (round(w * factor), round(h * factor))) if factor != 1.0 else image
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         rects, weights = self._hog.detectMultiScale(
             gray, hitThreshold=self.hit_threshold, winStride=(self.win_stride, self.win_stride),

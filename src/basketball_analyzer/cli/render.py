@@ -1,0 +1,50 @@
+"""`bball render VIDEO -o OUT.mp4` and `bball render VIDEO --frames N -o OUT.png`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("render")
+@click.argument("video")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Output file: .mp4/.mov/.mkv, or .png with --frames (default: VIDEO-annotated.mp4 / "
+                   "VIDEO-sheet.png in the current folder).")
+@click.option("--frames", type=click.IntRange(min=1), default=None,
+              help="Write a contact sheet of N annotated frames (PNG) instead of a video.")
+@click.option("--tile-width", type=click.IntRange(min=16), default=480, show_default=True,
+              help="Width of each contact-sheet tile in pixels.")
+def render(video: str, output: Path | None, frames: int | None, tile_width: int) -> None:
+    """Draw VIDEO's stored detections: boxes, track ids, motion trails. VIDEO: an id or a registered path."""
+    from ..db import transaction
+    from ..db.detections import load_detections
+    from ..exceptions import NotFound
+    from ..render import find_video, render_contact_sheet, render_video
+    from .common import progress_bar
+
+    with transaction() as s:
+        v = find_video(s, video)
+        video_id, path, name = v.id, v.path, Path(v.file_name).stem
+        det = load_detections(s, video_id)
+    if not len(det):
+        raise NotFound(f"video {video_id} has no stored detections: run `bball analyze {video_id}` "
+                       "or import its cloud results first")
+    if frames is None:
+        output = output or Path(f"{name}-annotated.mp4")
+        with progress_bar("Rendering") as update:
+            result = render_video(path, det, output, on_progress=update)
+        click.echo(f"Wrote {result.path} ({result.frames} frames, {result.width}x{result.height}, "
+                   f"{result.boxes} boxes drawn)")
+    else:
+        output = output or Path(f"{name}-sheet.png")
+        with progress_bar("Rendering", unit="tiles") as update:
+            result = render_contact_sheet(path, det, output, frames=frames, tile_width=tile_width,
+                                          on_progress=update)
+        click.echo(f"Wrote {result.path} ({result.frames} frames, {result.width}x{result.height})")
+
+
+def register(cli: click.Group) -> None:
+    """Attach to the root group."""
+    cli.add_command(render)

@@ -1,0 +1,210 @@
+"""The cloud job manifest (`jobs/<job_id>/manifest.json`) and the job state machine.
+
+The manifest is the one source of truth for a job. Every change is a conditional write (If-Match on the
+ETag the change was computed from), so two writers never both succeed; `queue.py` does the writing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from ..exceptions import JobError, ManifestError
+
+SCHEMA_VERSION = 1
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_JOB_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+class CloudJobStatus(str, Enum):
+    """Where a cloud job is in its life; stored by value."""
+
+    pending = "pending"
+    processing = "processing"
+    completed = "completed"
+    failed = "failed"
+    imported = "imported"
+    cancelled = "cancelled"
+
+
+S = CloudJobStatus
+# processing -> processing is a lease takeover; processing -> pending a worker handing the job back.
+TRANSITIONS: dict[CloudJobStatus, frozenset[CloudJobStatus]] = {
+    S.pending: frozenset({S.processing, S.cancelled}),
+    S.processing: frozenset({S.processing, S.pending, S.completed, S.failed, S.cancelled}),
+    S.completed: frozenset({S.imported}),
+    S.failed: frozenset({S.pending, S.cancelled}),
+    S.imported: frozenset({S.imported}),
+    S.cancelled: frozenset(),
+}
+ACTIVE = frozenset({S.pending, S.processing})
+
+
+def new_job_id(now: float | None = None) -> str:
+    """A ULID: 48-bit millisecond time + 80 random bits, Crockford base32; sorts by creation time."""
+    ms = int((time.time() if now is None else now) * 1000)
+    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def validate_job_id(job_id: Any) -> str:
+    """The job id in canonical (upper-case) form, or `ManifestError` if it is not a ULID.
+
+    Called before a job id goes into any bucket key or local path.
+    """
+    text = job_id.strip().upper() if isinstance(job_id, str) else ""
+    if not _JOB_ID.match(text):
+        shown = repr(job_id)[:40]
+        raise ManifestError(f"invalid job id {shown}: expected a 26-character id "
+                            "like 01JD3V6W8K2M4N5P7Q9R0S1T2V")
+    return text
+
+
+def utcnow_iso(now: float | None = None) -> str:
+    """An ISO-8601 UTC timestamp with milliseconds."""
+    dt = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: str | None) -> float | None:
+    """Epoch seconds from an ISO-8601 timestamp (None stays None)."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+@dataclass(frozen=True)
+class JobManifest:
+    """Everything about one cloud job: what to run, who runs it, how far it got, where the results are."""
+
+    job_id: str
+    video_id: int
+    status: CloudJobStatus = CloudJobStatus.pending
+    created_at: str = field(default_factory=utcnow_iso)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    started_at: str | None = None
+    completed_at: str | None = None
+    updated_at: str | None = None
+    error: str | None = None
+    frames_processed: int = 0
+    frames_total: int | None = None
+    worker_id: str | None = None
+    attempts: int = 0
+    lease_expires_at: str | None = None
+    results_key: str | None = None
+    results_sha256: str | None = None
+    results_rows: int | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "job_id", validate_job_id(self.job_id))
+        if isinstance(self.video_id, bool) or not isinstance(self.video_id, int) or self.video_id < 1:
+            raise ManifestError(f"job {self.job_id}: video_id must be a positive integer")
+        try:
+            object.__setattr__(self, "status", CloudJobStatus(self.status))
+        except ValueError:
+            raise ManifestError(f"job {self.job_id}: unknown status {str(self.status)[:30]!r}") from None
+        if not isinstance(self.parameters, dict):
+            raise ManifestError(f"job {self.job_id}: parameters must be an object")
+        for name in ("frames_processed", "attempts"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ManifestError(f"job {self.job_id}: {name} must be a non-negative integer")
+        for name in ("frames_total", "results_rows"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ManifestError(f"job {self.job_id}: {name} must be a non-negative integer")
+        for name in ("created_at", "started_at", "completed_at", "updated_at", "lease_expires_at"):
+            value = getattr(self, name)
+            try:
+                parse_time(value)
+            except (TypeError, ValueError, AttributeError):
+                raise ManifestError(f"job {self.job_id}: {name} is not an ISO-8601 time") from None
+
+    @property
+    def video_key(self) -> str | None:
+        """The bucket key of the job's video, as recorded at submit time."""
+        return self.parameters.get("video_key")
+
+    def detection_params(self):
+        """The run's `DetectionParams` (ManifestError when they do not validate)."""
+        from ..detection import DetectionParams
+
+        try:
+            return DetectionParams.from_dict(self.parameters)
+        except (TypeError, ValueError) as exc:
+            raise ManifestError(f"job {self.job_id}: invalid parameters: {exc}") from None
+
+    def lease_expired(self, now: float) -> bool:
+        """True when the job is processing and its worker's lease ran out before `now` (epoch seconds)."""
+        expires = parse_time(self.lease_expires_at)
+        return self.status is S.processing and (expires is None or expires <= now)
+
+    def transition(self, status: CloudJobStatus | str, **changes: Any) -> "JobManifest":
+        """A copy in `status` with `changes` applied; `JobError` if the state machine forbids the move."""
+        status = CloudJobStatus(status)
+        if status not in TRANSITIONS[self.status]:
+            raise JobError(f"job {self.job_id} is {self.status.value}; it cannot become {status.value}")
+        return replace(self, status=status, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (status by value)."""
+        d = asdict(self)
+        d["status"] = self.status.value
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "JobManifest":
+        """Parse and validate; anything malformed or of a newer schema raises `ManifestError`."""
+        if not isinstance(data, dict):
+            raise ManifestError("manifest is not a JSON object")
+        version = data.get("schema_version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ManifestError("manifest has no schema_version")
+        if version > SCHEMA_VERSION:
+            raise ManifestError(f"manifest schema version {version} is newer than this bball supports "
+                                f"({SCHEMA_VERSION}); upgrade basketball-analyzer")
+        if version < 1:
+            raise ManifestError(f"manifest schema version {version} is not supported")
+        missing = [k for k in ("job_id", "video_id", "status") if k not in data]
+        if missing:
+            raise ManifestError("manifest is missing " + ", ".join(missing))
+        known = {f for f in cls.__dataclass_fields__}
+        # Unknown keys from a same-version writer are ignored rather than fatal.
+        kwargs = {k: v for k, v in data.items() if k in known}
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:
+            raise ManifestError(f"manifest is malformed: {exc}") from None
+
+    def to_json(self) -> bytes:
+        """Serialized manifest bytes as stored in the bucket."""
+        import json
+
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True, allow_nan=False).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "JobManifest":
+        """Inverse of `to_json`; `ManifestError` for invalid JSON."""
+        import json
+
+        try:
+            data = json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ManifestError(f"manifest is not valid JSON ({str(exc)[:60]})") from None
+        return cls.from_dict(data)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed")
+

@@ -1,0 +1,88 @@
+"""JobManifest: round trip, validation, schema versions, job ids, the state machine (pure logic)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from basketball_analyzer.cloud.manifest import (
+    SCHEMA_VERSION,
+    CloudJobStatus,
+    JobManifest,
+    new_job_id,
+    validate_job_id,
+)
+from basketball_analyzer.exceptions import JobError, ManifestError
+
+
+def manifest(**kw) -> JobManifest:
+    return JobManifest(job_id=new_job_id(), video_id=3, parameters={"sample_interval": 2, "video_key": "k"}, **kw)
+
+
+def test_round_trip_keeps_every_field():
+    m = manifest(frames_total=10, worker_id="w", attempts=2, error="x")
+    back = JobManifest.from_json(m.to_json())
+    assert back == m
+    d = m.to_dict()
+    assert d["status"] == "pending" and d["schema_version"] == SCHEMA_VERSION
+    for key in ("job_id", "video_id", "status", "created_at", "parameters", "started_at", "completed_at", "error",
+                "frames_processed", "worker_id", "results_sha256"):
+        assert key in d
+
+
+def test_job_ids_sort_by_creation_time_and_validate():
+    early, late = new_job_id(1_700_000_000), new_job_id(1_700_000_001)
+    assert early < late and len(early) == 26
+    assert validate_job_id(early.lower()) == early
+
+
+@pytest.mark.parametrize("bad", ["", "../../etc/passwd", "01ABC", "U" * 26, "01JD3V6W8K2M4N5P7Q9R0S1T2/", None, 12])
+def test_unsafe_job_ids_are_rejected(bad):
+    with pytest.raises(ManifestError, match="invalid job id"):
+        validate_job_id(bad)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.update(schema_version=SCHEMA_VERSION + 1), "newer than this bball supports"),
+    (lambda d: d.pop("schema_version"), "no schema_version"),
+    (lambda d: d.update(status="exploded"), "unknown status"),
+    (lambda d: d.update(video_id="three"), "video_id"),
+    (lambda d: d.update(job_id="../x"), "invalid job id"),
+    (lambda d: d.update(frames_processed=-1), "frames_processed"),
+    (lambda d: d.update(created_at="yesterday"), "created_at"),
+    (lambda d: d.pop("status"), "missing status"),
+])
+def test_malformed_manifests_raise_manifest_error(change, message):
+    d = manifest().to_dict()
+    change(d)
+    with pytest.raises(ManifestError, match=message):
+        JobManifest.from_dict(d)
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe", json.dumps({"schema_version": 1}).encode(),
+                                 b'{"schema_version": 1, "job_id": "01JD3V6W8K2M4N5P7Q9R0S1T2V", '
+                                 b'"video_id": 1, "status": "pending", "frames_total": NaN}'])
+def test_garbage_bytes_raise_manifest_error(raw):
+    with pytest.raises(ManifestError):
+        JobManifest.from_json(raw)
+
+
+def test_state_machine_allows_the_job_life_and_refuses_the_rest():
+    m = manifest()
+    m = m.transition("processing", worker_id="w")
+    m = m.transition(CloudJobStatus.completed)
+    m = m.transition("imported")
+    assert m.status is CloudJobStatus.imported
+    with pytest.raises(JobError, match="is imported; it cannot become pending"):
+        m.transition("pending")
+    with pytest.raises(JobError):
+        manifest().transition("completed")
+    assert manifest().transition("cancelled").status is CloudJobStatus.cancelled
+
+
+def test_lease_expiry():
+    m = manifest().transition("processing", lease_expires_at="2030-01-01T00:00:00.000Z")
+    assert not m.lease_expired(1_800_000_000)
+    assert m.lease_expired(1_900_000_000)
+    assert not manifest().lease_expired(1_900_000_000)

@@ -1,0 +1,79 @@
+"""Log lines: one line per job event in text and JSON, secrets never printed, worker events shown by default."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from basketball_analyzer.logs import add_secret, configure_logging, log_event, redact
+
+SECRET = "Zx9/secret+Value=="
+
+
+@pytest.fixture
+def emit(capsys, monkeypatch):
+    """Configure logging in a format, log through a worker logger, return the stderr lines."""
+    monkeypatch.setenv("R2_SECRET_ACCESS_KEY", SECRET)
+
+    def run(fmt: str, action) -> list[str]:
+        configure_logging(logging.WARNING, fmt)
+        try:
+            action(logging.getLogger("basketball_analyzer.worker.cloud"))
+        finally:
+            configure_logging(logging.WARNING, "text")
+        return capsys.readouterr().err.splitlines()
+
+    return run
+
+
+def test_event_is_one_text_line_with_fields(emit):
+    lines = emit("text", lambda log: log_event(log, "job.completed", job_id="j-1", video="a clip.mp4",
+                                               fps=12.3456, frames=40, error=None))
+    assert len(lines) == 1
+    assert lines[0].endswith('job.completed job_id=j-1 video="a clip.mp4" fps=12.35 frames=40')
+    assert " INFO basketball_analyzer.worker.cloud: " in lines[0]
+
+
+def test_event_in_json_has_fields_as_keys(emit):
+    lines = emit("json", lambda log: log_event(log, "job.progress", job_id="j-1", frames_done=10,
+                                               frames_total=40, fps=3.5))
+    assert len(lines) == 1
+    data = json.loads(lines[0])
+    assert data["event"] == "job.progress"
+    assert (data["job_id"], data["frames_done"], data["frames_total"], data["fps"]) == ("j-1", 10, 40, 3.5)
+    assert data["level"] == "info" and data["ts"].endswith("Z")
+
+
+def test_multiline_error_stays_on_one_line(emit):
+    lines = emit("text", lambda log: log_event(log, "job.failed", logging.WARNING, job_id="j-2",
+                                               error="first line\nsecond line"))
+    assert len(lines) == 1 and "second line" in lines[0]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_secrets_never_printed(emit, fmt):
+    def action(log):
+        log_event(log, "job.failed", logging.WARNING, job_id="j-3", error=f"denied for {SECRET}",
+                  url="https://host/k?X-Amz-Signature=abcdef0123&x=1")
+        log.warning("plain message with %s and postgresql://bob:hunter22@db/x", SECRET)
+        try:
+            raise RuntimeError(f"boom {SECRET}")
+        except RuntimeError:
+            log.exception("crashed")
+
+    out = "\n".join(emit(fmt, action))
+    assert SECRET not in out and json.dumps(SECRET)[1:-1] not in out
+    assert "hunter22" not in out and "abcdef0123" not in out
+    assert "***" in out and "boom" in out
+
+
+def test_added_secret_is_masked():
+    add_secret("from-dotenv-1234")
+    assert redact("key=from-dotenv-1234 ok") == "key=*** ok"
+
+
+def test_other_loggers_stay_quiet_at_default_level(emit):
+    lines = emit("text", lambda log: logging.getLogger("basketball_analyzer.db").info("not shown"))
+    assert lines == []
