@@ -26,7 +26,7 @@ TARGET = 20.0
 
 def main(argv: list[str] | None = None) -> int:
     """Run both sides and print the comparison; exit 1 when the target ratio is missed."""
-    args = parser(__doc__.splitlines()[0], rows=1_000_000, naive_rows=20_000).parse_args(argv)
+    args = parser(__doc__.splitlines()[0], rows=1_000_000, naive_rows=50_000).parse_args(argv)
     from basketball_analyzer.db import transaction
     from basketball_analyzer.db.detections import count_detections, insert_detections
 

@@ -45,7 +45,7 @@ def write_results_file(path: Path, rows: int) -> tuple[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run both sides and print the comparison; exit 1 when the target ratio is missed."""
-    args = parser(__doc__.splitlines()[0], rows=2_000_000, naive_rows=20_000).parse_args(argv)
+    args = parser(__doc__.splitlines()[0], rows=2_000_000, naive_rows=50_000).parse_args(argv)
     from basketball_analyzer.cloud.importer import import_results_file
     from basketball_analyzer.cloud.results import read_results
     from basketball_analyzer.db import transaction

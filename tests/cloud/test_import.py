@@ -339,3 +339,25 @@ def test_cli_import_all_fails_when_a_job_fails(queue, storage, tmp_path, clips):
     assert result.exit_code == 1
     assert "failed: cloud job" in result.output
     assert "1 of 1 job(s) could not be imported" in result.output
+
+
+def test_a_real_worker_run_imports(queue, storage, cloud_settings, clips):
+    """End to end with the CPU detector: the worker's results file passes every check and lands once."""
+    from cloudutil import hog_params
+
+    from basketball_analyzer.cloud.submit import submit_job
+    from basketball_analyzer.worker.cloud import CloudWorker
+
+    (vid, (path, frames)), _ = clips.items()
+    job = submit_job(queue, video_id=vid, params=hog_params(), video_path=path)
+    assert CloudWorker(cloud_settings, worker_id="w1", storage=storage).work(burst=True) == 1
+    manifest = queue.get(job.job_id)[0]
+    assert manifest.status.value == "completed"
+
+    outcome = importer.import_job(storage, None, job.job_id, cleanup=True)
+    assert outcome.rows == manifest.results_rows == stored(vid)
+    with transaction() as s:
+        det = load_detections(s, vid, cloud_job_id=job.job_id)
+    assert len(det) == outcome.rows > 0
+    assert det.frame_number.min() >= 0 and det.frame_number.max() < frames
+    assert storage.list_job_ids() == []

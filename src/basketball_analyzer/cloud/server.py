@@ -23,7 +23,26 @@ from ..exceptions import StorageError
 # Every listener `weed mini` opens; each gets its own free port so two servers can run at once.
 _PORT_FLAGS = ("s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "master.port",
                "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
-               "webdav.port", "admin.port", "admin.port.grpc")
+               "webdav.port")
+# weed mini's built-in worker dials the admin gRPC port at admin.port + 10000 whatever -admin.port.grpc
+# says, so the two are chosen as such a pair: otherwise two servers could reach each other's admin.
+_GRPC_OFFSET = 10000
+
+
+def free_admin_ports() -> tuple[int, int]:
+    """A free port p on 127.0.0.1 with p + 10000 free too."""
+    for _ in range(200):
+        (p,) = free_ports(1)
+        if p + _GRPC_OFFSET > 65535:
+            continue
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", p))
+                b.bind(("127.0.0.1", p + _GRPC_OFFSET))
+            except OSError:
+                continue
+        return p, p + _GRPC_OFFSET
+    raise StorageError("no free pair of loopback ports for the local S3 server's admin service")
 
 
 def find_weed() -> str:
@@ -64,6 +83,7 @@ class LocalS3Server:
         self.secret_key = secret_key or secrets.token_urlsafe(24)
         self.start_timeout = start_timeout
         self.ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS))))
+        self.ports["admin.port"], self.ports["admin.port.grpc"] = free_admin_ports()
         self._proc: subprocess.Popen | None = None
         self._log = None
 
