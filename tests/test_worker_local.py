@@ -86,3 +86,32 @@ def test_sigterm_to_worker_process_releases_job(tmp_path):
     status, worker = con.execute("SELECT status, worker_id FROM detection_jobs WHERE id=1").fetchone()
     assert (status, worker) == ("pending", None)
     assert con.execute("SELECT COUNT(*) FROM player_detections").fetchone()[0] == 0
+
+
+def test_worker_reuses_one_detector_across_jobs(db_url, sample_clip, monkeypatch):
+    from basketball_analyzer.detection import factory
+
+    built = []
+    real = factory.create_detector
+    monkeypatch.setattr(factory, "create_detector", lambda *a, **k: built.append(1) or real(*a, **k))
+    with transaction(db_url) as s:
+        vid = register_video(s, sample_clip[0]).video.id
+        for _ in range(3):
+            create_job(s, vid, DetectionParams(sample_interval=10))
+        create_job(s, vid, DetectionParams(sample_interval=10, confidence_threshold=0.7))
+    assert LocalWorker(get_settings(), worker_id="t").work(burst=True) == 4
+    assert len(built) == 2  # one per distinct (backend, prompts, threshold), not one per job
+
+
+def test_worker_told_to_use_sam3_without_a_model_stops_at_start(tmp_path, monkeypatch):
+    import pytest
+
+    from basketball_analyzer.exceptions import BballError
+
+    monkeypatch.setenv("DETECTOR", "sam3")
+    monkeypatch.setenv("CLOUD_MODEL_PATH", str(tmp_path / "no-model"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    get_settings.cache_clear()
+    with pytest.raises(BballError, match="SAM 3"):
+        LocalWorker(get_settings(), worker_id="t").work(burst=True)

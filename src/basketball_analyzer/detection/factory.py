@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from ..config import Settings, get_settings
 from ..exceptions import DetectorError
@@ -47,3 +48,39 @@ def create_detector(params: DetectionParams, settings: Settings | None = None) -
 
     return Sam3Detector.from_settings(settings, prompts=params.prompts,
                                       confidence_threshold=params.confidence_threshold)
+
+
+class DetectorCache:
+    """Keeps the detector of the last job, so a worker loads a model once rather than once per job.
+
+    Detectors start fresh tracking state on every `track` call, so reuse across videos is safe.
+    """
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings
+        self._key: tuple | None = None
+        self._detector: Detector | None = None
+
+    def get(self, params: DetectionParams) -> Detector:
+        """A detector for `params`, reused when the backend, prompts and threshold are unchanged."""
+        settings = self.settings or get_settings()
+        name, _ = resolve_detector_name(params.detector, settings)
+        key = (name, params.prompts, params.confidence_threshold)
+        if self._detector is None or key != self._key:
+            self.close()
+            self._detector = create_detector(replace(params, detector=name), settings)
+            self._key = key
+        return self._detector
+
+    def preload(self) -> None:
+        """Build the configured backend now when DETECTOR names one, so a worker without the GPU or the
+        model it was told to use stops at start with one clear line instead of failing every job."""
+        settings = self.settings or get_settings()
+        if settings.detector.value != "auto":
+            self.get(DetectionParams(detector=settings.detector.value))
+
+    def close(self) -> None:
+        """Release the cached detector."""
+        if self._detector is not None:
+            self._detector.close()
+        self._detector, self._key = None, None

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..cloud.manifest import JobManifest
+from ..detection import DetectorCache
 from ..cloud.queue import Claim, CloudQueue, LeaseLost
 from ..cloud.storage import CloudStorage, StorageUnavailable, video_suffix
 from ..config import Settings, get_settings
@@ -116,6 +117,7 @@ class CloudWorker:
         self.heartbeat_interval = min(max(lease / 3, 1.0), lease / 2)
         self.progress_every = PROGRESS_EVERY
         self.min_write_interval = MIN_WRITE_INTERVAL
+        self.detectors = DetectorCache(self.settings)
         self._secrets = [s.get_secret_value() for s in (self.settings.r2_access_key_id,
                                                         self.settings.r2_secret_access_key) if s]
 
@@ -126,6 +128,13 @@ class CloudWorker:
         first, so wrong credentials fail at once with `StorageError`.
         """
         self.storage.check()
+        self.detectors.preload()
+        try:
+            return self._loop(burst, max_jobs)
+        finally:
+            self.detectors.close()
+
+    def _loop(self, burst: bool, max_jobs: int | None) -> int:
         done = 0
         delay = self.poll_interval
         while not self.stop.requested:
@@ -194,7 +203,6 @@ class CloudWorker:
 
     def _run(self, claim: Claim, tmp: Path, lease: LeaseKeeper, stats) -> dict:
         from ..cloud.results import ResultsWriter
-        from ..detection.factory import resolve_detector_name
         from ..pipeline import run_detection, sampled_frame_count
         from ..video import probe
 
@@ -214,12 +222,12 @@ class CloudWorker:
         total = sampled_frame_count(info, params.sample_interval)
         reporter = ProgressReporter(self.storage, claim, lease, self.stop, self.progress_every,
                                     self.min_write_interval)
-        detector = resolve_detector_name(params.detector, self.settings)[0]
+        detector = self.detectors.get(params)
         results = tmp / "results.parquet"
         with ResultsWriter(results, job_id=manifest.job_id, video_id=manifest.video_id,
-                           detector=detector) as w:
+                           detector=detector.name) as w:
             for det in run_detection(video, params, settings=self.settings, info=info, on_progress=reporter,
-                                     stats=stats):
+                                     stats=stats, detector=detector):
                 w.write(det)
         lease.check()
         self.stop.check()

@@ -10,7 +10,7 @@ import time
 from ..config import Settings, get_settings
 from ..db.detections import replace_detections
 from ..db.engine import transaction
-from ..detection import DetectionParams
+from ..detection import DetectionParams, DetectorCache
 from ..detections import Detections
 from ..exceptions import BballError
 from ..jobs import claim_next_job, complete_job, fail_job, get_job, release_job, set_progress
@@ -38,12 +38,20 @@ class LocalWorker:
         self.worker_id = worker_id or self.settings.worker_id or default_worker_id()
         self.stop = stop or StopFlag()
         self.poll_interval = poll_interval
+        self.detectors = DetectorCache(self.settings)
 
     def work(self, burst: bool = False, max_jobs: int | None = None) -> int:
         """Loop claiming and processing jobs; returns how many were processed.
 
         burst: return when no job is pending; max_jobs: return after that many.
         """
+        self.detectors.preload()
+        try:
+            return self._loop(burst, max_jobs)
+        finally:
+            self.detectors.close()
+
+    def _loop(self, burst: bool, max_jobs: int | None) -> int:
         done = 0
         while not self.stop.requested:
             if max_jobs is not None and done >= max_jobs:
@@ -87,7 +95,7 @@ class LocalWorker:
 
         try:
             for det in run_detection(video_path, params, settings=self.settings, on_progress=progress,
-                                     stats=stats):
+                                     stats=stats, detector=self.detectors.get(params)):
                 parts.append(det)
             self.stop.check()
             with transaction(self.url) as s:
