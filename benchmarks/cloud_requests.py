@@ -54,6 +54,8 @@ def main() -> int:
     """Start a server, submit one job, count an idle poll, a busy poll, and the job's whole life."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60, help="frames in the synthetic clip (default 60)")
+    parser.add_argument("--history", type=int, default=100,
+                        help="finished jobs left in the bucket for the idle-poll comparison (default 100)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -100,7 +102,22 @@ def main() -> int:
         manifest, _ = queue.get(job.job_id)
         print(f"\njob {manifest.job_id}: {manifest.status.value}, {manifest.frames_processed} frames, "
               f"{manifest.results_rows} boxes")
-        return 0 if manifest.status.value == "completed" else 1
+
+        # Baseline: the naive queue finds pending work by reading every manifest ever submitted.
+        for _ in range(args.history):
+            queue.cancel(submit_job(queue, video_id=1, video_path=clip, params=DetectionParams()).job_id)
+        counter.take()
+        worker.process_next()
+        ours = counter.take()
+        for job_id in storage.list_job_ids():
+            storage.get_manifest(job_id)
+        naive = counter.take()
+        show(f"Idle poll with {args.history + 1} finished jobs in the bucket: this queue", ours)
+        show("Idle poll, naive baseline (list jobs, GET every manifest)", naive)
+        ratio = sum(naive.values()) / max(1, sum(ours.values()))
+        print(f"\nidle poll: {sum(ours.values())} request(s) against {sum(naive.values())} for the naive "
+              f"baseline: {ratio:.0f}x fewer")
+        return 0 if manifest.status.value == "completed" and sum(ours.values()) == 1 else 1
 
 
 if __name__ == "__main__":
