@@ -15,12 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..cloud.manifest import JobManifest
-from ..detection import DetectorCache
 from ..cloud.queue import Claim, CloudQueue, LeaseLost
 from ..cloud.storage import CloudStorage, StorageUnavailable, video_suffix
 from ..config import Settings, get_settings
 from ..exceptions import BballError, ManifestError
 from ..logs import log_event, redact
+from .base import Worker
 from .signals import StopFlag, StopRequested
 
 log = logging.getLogger(__name__)
@@ -98,64 +98,31 @@ class ProgressReporter:
                       fps=done / max(now - self.started, 1e-9))
 
 
-class CloudWorker:
+class CloudWorker(Worker):
     """Processes jobs from the bucket. `work(burst=True)` drains what is there and returns."""
+
+    kind = "cloud"
 
     def __init__(self, settings: Settings | None = None, worker_id: str | None = None,
                  stop: StopFlag | None = None, storage: CloudStorage | None = None):
         from .local import default_worker_id
 
-        self.settings = settings or get_settings()
+        settings = settings or get_settings()
+        super().__init__(settings, worker_id or settings.worker_id or default_worker_id(), stop,
+                         settings.cloud_worker_poll_interval, settings.cloud_worker_max_poll_interval)
         self.storage = storage or CloudStorage.from_settings(self.settings)
         self.queue = CloudQueue.from_settings(self.settings, self.storage)
-        self.worker_id = worker_id or self.settings.worker_id or default_worker_id()
-        self.stop = stop or StopFlag()
-        self.poll_interval = self.settings.cloud_worker_poll_interval
-        self.max_poll_interval = max(self.settings.cloud_worker_max_poll_interval, self.poll_interval)
         lease = self.queue.lease_seconds
         # Three heartbeats per lease, but not more than one write a second to the same key.
         self.heartbeat_interval = min(max(lease / 3, 1.0), lease / 2)
         self.progress_every = PROGRESS_EVERY
         self.min_write_interval = MIN_WRITE_INTERVAL
-        self.detectors = DetectorCache(self.settings)
         self._secrets = [s.get_secret_value() for s in (self.settings.r2_access_key_id,
                                                         self.settings.r2_secret_access_key) if s]
 
-    def work(self, burst: bool = False, max_jobs: int | None = None) -> int:
-        """Loop claiming and processing jobs; returns how many were processed.
-
-        burst: return when no job is pending; max_jobs: return after that many. The bucket is checked
-        first, so wrong credentials fail at once with `StorageError`.
-        """
+    def check(self) -> None:
+        """Reach the bucket before the first claim, so wrong credentials fail at once with `StorageError`."""
         self.storage.check()
-        self.detectors.preload()
-        try:
-            return self._loop(burst, max_jobs)
-        finally:
-            self.detectors.close()
-
-    def _loop(self, burst: bool, max_jobs: int | None) -> int:
-        done = 0
-        delay = self.poll_interval
-        while not self.stop.requested:
-            if max_jobs is not None and done >= max_jobs:
-                break
-            try:
-                job_id = self.process_next()
-            except StopRequested:
-                break
-            except BballError as exc:
-                log.warning("worker %s: bucket unavailable (%s); backing off", self.worker_id, exc)
-                job_id = None
-            if job_id is None:
-                if burst:
-                    break
-                self.stop.wait(delay)
-                delay = min(delay * 2, self.max_poll_interval)
-                continue
-            delay = self.poll_interval
-            done += 1
-        return done
 
     def process_next(self) -> str | None:
         """Claim the oldest claimable job and run it; returns its id, or None when nothing was claimable."""

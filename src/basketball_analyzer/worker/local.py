@@ -9,13 +9,14 @@ import time
 
 from ..config import Settings, get_settings
 from ..db.detections import replace_detections
-from ..db.engine import transaction
-from ..detection import DetectionParams, DetectorCache
+from ..db.engine import get_engine, transaction
+from ..detection import DetectionParams
 from ..detections import Detections
 from ..exceptions import BballError
 from ..jobs import claim_next_job, complete_job, fail_job, get_job, release_job, set_progress
 from ..pipeline import RunStats, run_detection
 from ..videos import get_video
+from .base import Worker
 from .signals import StopFlag, StopRequested
 
 log = logging.getLogger(__name__)
@@ -28,45 +29,20 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class LocalWorker:
+class LocalWorker(Worker):
     """Processes jobs from the database. `work(burst=True)` drains what is there and returns."""
+
+    kind = "local"
 
     def __init__(self, settings: Settings | None = None, worker_id: str | None = None,
                  stop: StopFlag | None = None, poll_interval: float = 2.0):
-        self.settings = settings or get_settings()
-        self.url = self.settings.database_url
-        self.worker_id = worker_id or self.settings.worker_id or default_worker_id()
-        self.stop = stop or StopFlag()
-        self.poll_interval = poll_interval
-        self.detectors = DetectorCache(self.settings)
+        settings = settings or get_settings()
+        super().__init__(settings, worker_id or settings.worker_id or default_worker_id(), stop, poll_interval)
+        self.url = settings.database_url
 
-    def work(self, burst: bool = False, max_jobs: int | None = None) -> int:
-        """Loop claiming and processing jobs; returns how many were processed.
-
-        burst: return when no job is pending; max_jobs: return after that many.
-        """
-        self.detectors.preload()
-        try:
-            return self._loop(burst, max_jobs)
-        finally:
-            self.detectors.close()
-
-    def _loop(self, burst: bool, max_jobs: int | None) -> int:
-        done = 0
-        while not self.stop.requested:
-            if max_jobs is not None and done >= max_jobs:
-                break
-            try:
-                processed = self.process_next()
-            except StopRequested:
-                break
-            if processed is None:
-                if burst:
-                    break
-                self.stop.wait(self.poll_interval)
-                continue
-            done += 1
-        return done
+    def check(self) -> None:
+        """Open (and migrate) the database before the first claim, so a bad DATABASE_URL fails at once."""
+        get_engine(self.url)
 
     def process_next(self) -> int | None:
         """Claim one job and run it; returns its id, or None when nothing was pending."""
