@@ -77,3 +77,19 @@ def test_added_secret_is_masked():
 def test_other_loggers_stay_quiet_at_default_level(emit):
     lines = emit("text", lambda log: logging.getLogger("basketball_analyzer.db").info("not shown"))
     assert lines == []
+
+
+def test_worker_command_log_format_json_makes_every_line_json(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}"}
+    env.pop("LOG_FORMAT", None)
+    out = subprocess.run([sys.executable, "-m", "basketball_analyzer", "worker", "--once", "--log-format", "json",
+                          "--worker-id", "w1"], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stderr.splitlines()]
+    assert [(e["event"], e["worker_id"]) for e in events] == [("worker.started", "w1"), ("worker.stopped", "w1")]
+    assert events[-1]["jobs"] == 0

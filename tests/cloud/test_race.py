@@ -34,7 +34,7 @@ def test_eight_workers_complete_each_of_100_jobs_exactly_once(queue, tiny_clip):
         for i, p in enumerate(procs):
             _, err = p.communicate(timeout=150)
             assert p.returncode == 0, err[-2000:]
-            found = re.search(r"Worker (racer-\d+) stopped after (\d+) job", err)
+            found = re.search(r"worker.stopped worker_id=(racer-\d+) jobs=(\d+)", err)
             assert found, err[-2000:]
             processed[found.group(1)] = int(found.group(2))
     finally:
