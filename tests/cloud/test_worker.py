@@ -39,7 +39,8 @@ def test_failed_job_is_recorded_and_the_worker_goes_on(queue, cloud_settings, cl
     assert worker.work(burst=True) == 2
 
     m, _ = queue.get(bad.job_id)
-    assert m.status is CloudJobStatus.failed and "not a readable video" in m.error
+    assert m.status is CloudJobStatus.failed and "not a readable video: broken.mp4" in m.error, m.error
+    assert "bball-job-" not in m.error  # the worker's scratch path means nothing to the user
     m, _ = queue.get(good.job_id)
     assert m.status is CloudJobStatus.completed and m.frames_processed == 60 and m.frames_total == 60
     assert m.parameters["video_key"].endswith("/video.mkv")

@@ -98,6 +98,15 @@ class ProgressReporter:
                       fps=done / max(now - self.started, 1e-9))
 
 
+def _user_facing(message: str, tmp_dir: str | None, video_name: str | None) -> str:
+    """The message with the worker's scratch path of the video replaced by the video's own name."""
+    if tmp_dir:
+        import re
+
+        message = re.sub(re.escape(tmp_dir) + r"/video[^\s:)]*", video_name or "the video", message)
+    return message
+
+
 class CloudWorker(Worker):
     """Processes jobs from the bucket. `work(burst=True)` drains what is there and returns."""
 
@@ -138,10 +147,12 @@ class CloudWorker(Worker):
 
         stats = RunStats()
         video = claim.manifest.parameters.get("video_name")
+        tmp_dir: str | None = None
         log_event(log, "job.claimed", job_id=claim.job_id, video_id=claim.manifest.video_id, video=video,
                   worker_id=self.worker_id, attempt=claim.manifest.attempts)
         try:
             with tempfile.TemporaryDirectory(prefix="bball-job-") as tmp:
+                tmp_dir = tmp
                 with LeaseKeeper(self.queue, claim, self.heartbeat_interval) as lease:
                     result = self._run(claim, Path(tmp), lease, stats)
                 self._patiently(self.queue.complete, claim, frames_processed=stats.frames, **result)
@@ -163,10 +174,10 @@ class CloudWorker(Worker):
             # Not the job's fault: leave it claimed; when the lease runs out a worker takes it over.
             log.warning("job %s: bucket unreachable (%s); leaving it to lease expiry", claim.job_id, exc)
         except BballError as exc:
-            self._fail(claim, str(exc), stats.frames)
+            self._fail(claim, _user_facing(str(exc), tmp_dir, video), stats.frames)
         except Exception as exc:  # a bug or a backend crash must not kill the worker loop
             log.exception("job %s crashed", claim.job_id)
-            self._fail(claim, f"{type(exc).__name__}: {exc}", stats.frames)
+            self._fail(claim, _user_facing(f"{type(exc).__name__}: {exc}", tmp_dir, video), stats.frames)
 
     def _run(self, claim: Claim, tmp: Path, lease: LeaseKeeper, stats) -> dict:
         from ..cloud.results import ResultsWriter
