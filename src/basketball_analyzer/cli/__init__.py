@@ -19,21 +19,10 @@ def cli(verbose: int, log_format: str) -> None:
 
 
 def _register() -> None:
-    from . import analyze, cloud, export, jobs, video, worker
+    from . import analyze, cloud, demo, export, jobs, models, render, storage, video, worker
 
-    for module in (video, analyze, jobs, worker, export, cloud):
+    for module in (video, analyze, jobs, worker, export, render, cloud, models, storage, demo):
         module.register(cli)
-    # Commands added by later parts register themselves the same way when present.
-    import importlib
-
-    for name in ("models", "render", "demo", "storage"):
-        try:
-            mod = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}":
-                raise
-            continue
-        mod.register(cli)
 
 
 _register()

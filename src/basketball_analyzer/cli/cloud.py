@@ -1,12 +1,10 @@
 """`bball cloud …`: submit videos to the bucket, watch jobs, import results.
 
-The commands themselves live in `cli/cloud_jobs.py` (submit, status, cancel, retry) and
-`cli/cloud_import.py` (import-job, import-all); each attaches itself to `cloud_group`.
+The commands live in `cli/cloud_jobs.py` (submit, status, cancel, retry) and `cli/cloud_import.py`
+(import-job, import-all); each attaches itself to `cloud_group`.
 """
 
 from __future__ import annotations
-
-import importlib
 
 import click
 
@@ -17,13 +15,9 @@ def cloud_group() -> None:
 
 
 def register(cli: click.Group) -> None:
-    """Attach to the root group, with whichever cloud command modules exist."""
-    for name in ("cloud_jobs", "cloud_import"):
-        try:
-            mod = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-            continue
-        mod.attach(cloud_group)
+    """Attach the cloud group, with its commands, to the root group."""
+    from . import cloud_import, cloud_jobs
+
+    cloud_jobs.attach(cloud_group)
+    cloud_import.attach(cloud_group)
     cli.add_command(cloud_group)
