@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -133,12 +133,18 @@ class FrameReader(Prefetcher):
         super().__init__(iter_frames(path, sample_interval, max_frames), depth=prefetch, name="frame-reader")
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20,
+                on_progress: Callable[[int, int], None] | None = None) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks; `on_progress(bytes_done, bytes_total)` after each."""
     digest = hashlib.sha256()
+    total = os.path.getsize(path)
+    done = 0
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
+            done += len(block)
+            if on_progress is not None:
+                on_progress(done, total)
     return digest.hexdigest()
 
 

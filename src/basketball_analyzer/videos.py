@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,14 +23,15 @@ class Registration:
     created: bool
 
 
-def register_video(session: Session, path: str | os.PathLike, info: VideoInfo | None = None) -> Registration:
+def register_video(session: Session, path: str | os.PathLike, info: VideoInfo | None = None,
+                   on_hash_progress: Callable[[int, int], None] | None = None) -> Registration:
     """Probe and hash `path`, then insert it unless the same content is already registered.
 
     Probing happens before anything is written, so a bad file leaves the database untouched.
     """
     path = Path(path).expanduser()
     info = info or probe(path)
-    digest = sha256_file(path)
+    digest = sha256_file(path, on_progress=on_hash_progress)
     existing = session.execute(select(Video).where(Video.sha256 == digest)).scalar_one_or_none()
     if existing is not None:
         return Registration(existing, created=False)

@@ -56,11 +56,12 @@ def print_json(data: Any) -> None:
 def progress_bar(description: str, total: int | None = None, unit: str = "frames"
                  ) -> Iterator[Callable[[int, int | None], None]]:
     """A progress bar on stderr; yields `update(completed, total)`. Hidden when stderr is not a terminal."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskProgressColumn,
+                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 
     cons = console(stderr=True)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+    count = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), count,
                         TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=cons,
                         transient=False, disable=not cons.is_terminal)
     with progress:

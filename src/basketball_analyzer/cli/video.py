@@ -20,9 +20,13 @@ def video_add(path: Path) -> None:
     """Probe, hash and register a video; prints its id."""
     from ..db import transaction
     from ..videos import register_video
+    from .common import progress_bar
 
-    with transaction() as s:
-        reg = register_video(s, path)
+    from contextlib import nullcontext
+
+    big = path.is_file() and path.stat().st_size > 64 << 20  # hashing takes seconds from here on
+    with transaction() as s, (progress_bar("Hashing", unit="bytes") if big else nullcontext()) as update:
+        reg = register_video(s, path, on_hash_progress=update)
         vid, name = reg.video.id, reg.video.file_name
     if reg.created:
         click.echo(f"Registered video {vid}: {name}")
