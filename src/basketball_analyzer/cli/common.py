@@ -41,10 +41,15 @@ def print_table(title: str | None, columns: list[str], rows: Iterable[Iterable[A
     table = Table(title=title, show_lines=False)
     for i, name in enumerate(columns):
         numeric = bool(rows) and all(isinstance(r[i], (int, float)) for r in rows if r[i] is not None)
-        table.add_column(name, justify="right" if numeric else "left")
+        # The first column is the id people copy into the next command: never truncate it.
+        widest = max([len(str(r[i])) for r in rows if r[i] is not None] + [len(name)]) if i == 0 else None
+        table.add_column(name, justify="right" if numeric else "left", min_width=widest, no_wrap=i == 0)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    console().print(table)
+    out = console()
+    if not out.is_terminal:  # piped or captured: nobody's window to fit, so truncate nothing
+        out.width = max(out.width, 200)
+    out.print(table)
 
 
 def print_json(data: Any) -> None:
