@@ -114,3 +114,55 @@ def test_serve_without_dir_removes_its_temporary_folder(tmp_path):
     assert proc.returncode == 0
     assert list(tmp.iterdir()) == []
     assert not _weed_running(str(tmp))
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _weed_children_of(pid: int) -> list[int]:
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    cmd = fh.read()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and b"weed" in cmd:
+                found.append(int(entry))
+    return found
+
+
+def test_sigterm_or_sigkill_of_serve_leaves_no_server(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        proc = subprocess.Popen([sys.executable, "-m", "basketball_analyzer", "storage", "serve", "--dir",
+                                 str(tmp_path / sig.name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.time() + 30
+        children: list[int] = []
+        while time.time() < deadline and not children:
+            children = _weed_children_of(proc.pid)
+            time.sleep(0.2)
+        assert children, "the server never started"
+        time.sleep(1.5)  # let it come up, as a user would
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        deadline = time.time() + 30
+        while time.time() < deadline and any(_running(c) for c in children):
+            time.sleep(0.2)
+        alive = [c for c in children if _running(c)]
+        assert not alive, f"weed still running after {sig.name} of `bball storage serve`"

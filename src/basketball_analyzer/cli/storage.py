@@ -42,6 +42,12 @@ def storage_serve(directory: Path | None, port: int | None, bucket: str) -> None
                            secret_key=keys.get("R2_SECRET_ACCESS_KEY"))
     if port is not None:
         server.ports["s3.port"] = port
+    import signal
+
+    def _terminate(_signum, _frame):  # SIGTERM stops the server as cleanly as Ctrl-C does
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         click.echo(f"Starting SeaweedFS in {root} …", err=True)
         server.start()

@@ -71,6 +71,16 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGTERM it when its parent dies (even by SIGKILL), so a
+    crashed test run, demo or `storage serve` never leaves a server behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class LocalS3Server:
     """SeaweedFS in one process, serving S3 on 127.0.0.1 with credentials; a context manager."""
 
@@ -142,7 +152,8 @@ class LocalS3Server:
                    TMPDIR=str(scratch))
         self._log = open(self.log_path, "ab")
         self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                      cwd=self.directory, start_new_session=True)
+                                      cwd=self.directory, start_new_session=True,
+                                      preexec_fn=_die_with_parent)
         try:
             self._wait_ready()
         except BaseException:
