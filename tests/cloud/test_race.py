@@ -31,7 +31,7 @@ def test_eight_workers_complete_each_of_100_jobs_exactly_once(queue, tiny_clip):
                               stderr=subprocess.PIPE, text=True) for i in range(WORKERS)]
     processed: dict[str, int] = {}
     try:
-        for i, p in enumerate(procs):
+        for p in procs:
             _, err = p.communicate(timeout=150)
             assert p.returncode == 0, err[-2000:]
             found = re.search(r"worker.stopped worker_id=(racer-\d+) jobs=(\d+)", err)

@@ -71,5 +71,5 @@ class Detector(ABC):
         """One line saying what runs where, for logs."""
         return self.name
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: only backends holding a model override it
         """Release models and memory. Safe to call twice."""
