@@ -93,3 +93,21 @@ def test_worker_command_log_format_json_makes_every_line_json(tmp_path):
     events = [json.loads(line) for line in out.stderr.splitlines()]
     assert [(e["event"], e["worker_id"]) for e in events] == [("worker.started", "w1"), ("worker.stopped", "w1")]
     assert events[-1]["jobs"] == 0
+
+
+def test_secrets_from_a_dotenv_file_are_masked_too(tmp_path, monkeypatch):
+    import logging
+
+    from basketball_analyzer.config import load_settings
+    from basketball_analyzer.logs import RedactingFilter
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("R2_SECRET_ACCESS_KEY=dotenv-only-secret-123\n"
+                                   "DATABASE_URL=postgresql://u:db-pass-456@localhost/x\n")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = load_settings()
+    assert settings.r2_secret_access_key.get_secret_value() == "dotenv-only-secret-123"
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "key %s and %s", ("dotenv-only-secret-123",
+                               "db-pass-456"), None)
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "key *** and ***"

@@ -96,11 +96,30 @@ def load_settings(**overrides) -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]).upper()
         raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
+    _register_secrets(settings)
+    return settings
+
+
+def _register_secrets(settings: Settings) -> None:
+    """Tell the log redactor about secrets that may have come from `.env`, not the environment."""
+    from urllib.parse import unquote, urlsplit
+
+    from .logs import add_secret
+
+    for secret in (settings.r2_access_key_id, settings.r2_secret_access_key):
+        if secret is not None:
+            add_secret(secret.get_secret_value())
+    try:
+        password = urlsplit(settings.database_url).password
+    except ValueError:  # an unparseable URL is reported where it is used
+        password = None
+    if password:
+        add_secret(unquote(password))
 
 
 @lru_cache(maxsize=1)
