@@ -1,7 +1,8 @@
 """`Detections`: the one value object for tracked player boxes, shared by every part of the product.
 
 Parallel numpy arrays, one row per box: the frame it belongs to, the box in pixels (x1, y1, x2, y2), the
-detector's confidence and the track id (-1 when untracked). One frame's boxes and a whole video's boxes are
+detector's confidence, the track id (-1 when untracked) and optionally the label of the text prompt that
+found it (`data["label"]`; boxes without one are players). One frame's boxes and a whole video's boxes are
 the same type; `Detections.merge` joins them.
 """
 
@@ -11,6 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
+
+DEFAULT_LABEL = "player"
+"""The label of a box whose detector does not say what it found (HOG, the CPU detectors, old results)."""
+LABEL_KEY = "label"
+"""`Detections.data` key of the per-box label (a string array)."""
+MAX_LABEL_LENGTH = 64
+"""Longest label stored (the database column is this wide)."""
 
 
 @dataclass
@@ -89,7 +97,7 @@ class Detections:
             confidence=np.concatenate([p.confidence for p in parts]),
             tracker_id=np.concatenate([p.tracker_id for p in parts]),
             frame_number=np.concatenate([p.frame_number for p in parts]),
-            data={k: np.concatenate([p.data[k] for p in parts]) for k in keys if all(k in p.data for p in parts)},
+            data=_merged_data(parts, keys),
         )
 
     # -- views --------------------------------------------------------------------------------------
@@ -130,6 +138,20 @@ class Detections:
         """Box height in pixels."""
         return self.xyxy[:, 3] - self.xyxy[:, 1]
 
+    @property
+    def labels(self) -> np.ndarray:
+        """Per-box label (object array of str): `data["label"]`, or "player" for every box when unset."""
+        if LABEL_KEY in self.data:
+            return self.data[LABEL_KEY]
+        return np.full(len(self), DEFAULT_LABEL, dtype=object)
+
+    def with_labels(self, labels: Any) -> "Detections":
+        """The same boxes labelled (one label for all, or one per box)."""
+        n = len(self)
+        values = np.full(n, labels, dtype=object) if isinstance(labels, str) else np.asarray(labels, dtype=object)
+        return Detections(self.xyxy, self.confidence, self.tracker_id, self.frame_number,
+                          {**self.data, LABEL_KEY: values})
+
     def track_ids(self) -> set[int]:
         """Distinct track ids, untracked (-1) excluded."""
         return {int(t) for t in np.unique(self.tracker_id) if t >= 0}
@@ -161,6 +183,14 @@ class Detections:
             tracker_id=self.tracker_id.astype(int),
             class_id=np.zeros(len(self), int),
         )
+
+
+def _merged_data(parts: list["Detections"], keys: set[str]) -> dict[str, np.ndarray]:
+    """Data columns every part has; labels survive a merge with unlabelled parts (those are players)."""
+    data = {k: np.concatenate([p.data[k] for p in parts]) for k in keys if all(k in p.data for p in parts)}
+    if any(LABEL_KEY in p.data for p in parts):
+        data[LABEL_KEY] = np.concatenate([p.labels.astype(object) for p in parts])
+    return data
 
 
 def _column(name: str, value: Any, n: int, dtype) -> np.ndarray:

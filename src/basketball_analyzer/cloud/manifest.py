@@ -104,6 +104,8 @@ class JobManifest:
     results_key: str | None = None
     results_sha256: str | None = None
     results_rows: int | None = None
+    video_sha256: str | None = None  # the submitted file's identity: import refuses results for another file
+    video_size: int | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
