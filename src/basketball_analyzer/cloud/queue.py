@@ -126,8 +126,12 @@ class CloudQueue:
     # -- submitting -----------------------------------------------------------------------------------
 
     def submit(self, video_id: int, video_path: str | os.PathLike, params, *, frames_total: int | None = None,
-               on_upload: BytesFn | None = None) -> JobManifest:
-        """Upload a video and queue a pending job for it; returns the manifest. Nothing is left on failure."""
+               on_upload: BytesFn | None = None, video_sha256: str | None = None,
+               video_size: int | None = None) -> JobManifest:
+        """Upload a video and queue a pending job for it; returns the manifest. Nothing is left on failure.
+
+        `video_sha256`/`video_size` record which file this is, so import can refuse results for another.
+        """
         job_id = new_job_id(self.storage.now())
         path = Path(video_path)
         video_key = self.storage.upload_video(job_id, path, on_progress=on_upload)
@@ -135,7 +139,7 @@ class CloudQueue:
                                created_at=utcnow_iso(self.storage.now()),
                                parameters={**params.to_dict(), "video_key": video_key,
                                            "video_name": path.name},
-                               frames_total=frames_total)
+                               frames_total=frames_total, video_sha256=video_sha256, video_size=video_size)
         try:
             self._write(manifest, None)
             # The marker goes last: a worker that sees it can always read the manifest and the video.
