@@ -29,9 +29,38 @@ class StorageError(BballError):
     """The S3/R2 bucket cannot be reached, refused our credentials, or holds something unexpected."""
 
 
+class ConditionFailed(StorageError):
+    """A conditional write lost: the object changed (or already existed) since it was read."""
+
+
+class StorageUnavailable(StorageError):
+    """The bucket did not answer (connection refused, timeout, 5xx): worth retrying later."""
+
+
+class LeaseLost(JobError):
+    """This worker no longer holds the job (lease taken over, job cancelled or retried, or fenced off
+    after its heartbeats failed for most of the lease); whatever it produced is dropped."""
+
+
 class ManifestError(BballError):
     """A job manifest is malformed, of an unknown schema version, or fails validation."""
 
 
+class ManifestTooNew(ManifestError):
+    """A manifest written by a newer bball (higher schema_version): left alone for workers that read it."""
+
+
 class ResultsError(BballError):
     """A results file is corrupt, fails its checksum, or holds invalid rows."""
+
+
+class WrongVideo(ResultsError):
+    """Results (or a submitted file) belong to another video than the one they would be stored under."""
+
+
+class CalibrationError(BballError):
+    """Court calibration points cannot define the court (too few, collinear, outside the image, unknown)."""
+
+
+class AnalyticsError(BballError):
+    """Teams, stats or pictures cannot be computed for this video (no detections, unknown track)."""

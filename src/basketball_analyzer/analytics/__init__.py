@@ -1,0 +1,1 @@
+"""What a coach asks of stored tracks: teams, court positions, distance and speed, possession."""
