@@ -146,7 +146,7 @@ def test_demo_refuses_a_configured_bucket_with_waiting_jobs(tmp_path, monkeypatc
         assert result.exit_code == 1, result.output
         assert "already has 1 job(s) waiting" in result.output and "--local-storage" in result.output
         assert queue.candidates() == [theirs.job_id]
-        assert queue.storage.list_job_ids() == [theirs.job_id]
+        assert queue.files.list_job_ids() == [theirs.job_id]
         with transaction() as s:
             assert list_videos(s) == []  # refused before registering anything
 

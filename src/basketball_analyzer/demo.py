@@ -244,7 +244,7 @@ def _run_worker(queue, job_id: str, env: dict[str, str], tmp: Path, frames_total
     progress.update(0, frames_total, "frames")
     while proc.poll() is None:
         time.sleep(POLL_SECONDS)
-        report = queue.storage.get_progress(job_id)
+        report = queue.files.get_progress(job_id)
         if report:
             total = report.get("frames_total") or frames_total
             progress.update(int(report.get("frames_processed") or 0), total, "frames")
@@ -289,7 +289,7 @@ def _withdraw(queue, job_id: str) -> None:
         manifest, _ = queue.get(job_id)
         if manifest.status in ACTIVE:
             queue.cancel(job_id)
-            queue.storage.delete_job_files(job_id)
+            queue.files.delete_job_files(job_id)
     except BballError:
         pass
 

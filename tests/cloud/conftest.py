@@ -70,3 +70,26 @@ def queue(storage, cloud_settings):
 
     return CloudQueue.from_settings(cloud_settings, storage)
 
+
+
+@pytest.fixture
+def proxy(s3_server):
+    """A `CuttableProxy` in front of the test server (cut and heal the network in a test)."""
+    from urllib.parse import urlsplit
+
+    from proxy import CuttableProxy
+
+    url = urlsplit(s3_server.endpoint_url)
+    p = CuttableProxy(url.hostname, url.port).start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def proxied_storage(proxy, s3_server, cloud_bucket):
+    """A CloudStorage on this test's bucket that goes through `proxy`: no retries, short timeouts."""
+    from basketball_analyzer.cloud.storage import CloudStorage
+
+    return CloudStorage(endpoint_url=proxy.endpoint_url, access_key=s3_server.access_key,
+                        secret_key=s3_server.secret_key, bucket=cloud_bucket, max_attempts=1,
+                        connect_timeout=1, read_timeout=5)

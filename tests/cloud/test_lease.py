@@ -42,7 +42,7 @@ def test_sigkilled_worker_job_is_finished_by_another(queue, tmp_path, monkeypatc
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         # Mid-job: claimed, video downloaded, detection under way (progress written at frame 0).
-        wait_for(lambda: queue.storage.get_progress(job.job_id), 60, "the victim to start the job")
+        wait_for(lambda: queue.files.get_progress(job.job_id), 60, "the victim to start the job")
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(10)
     finally:
@@ -66,5 +66,5 @@ def test_sigkilled_worker_job_is_finished_by_another(queue, tmp_path, monkeypatc
     m, _ = queue.get(job.job_id)
     assert m.status is CloudJobStatus.completed
     assert m.worker_id == "rescuer" and m.attempts == 2
-    assert m.frames_processed == 40 and m.results_key.endswith("results.2.parquet")
-    assert list(queue.storage.list_queue()) == []
+    assert m.frames_processed == 40 and m.results_key == f"jobs/{m.job_id}/results.{m.claim_token}.parquet"
+    assert list(queue.files.list_queue()) == []

@@ -1,7 +1,8 @@
-"""The bucket queue: claims, cheap polling, lease expiry and attempts, cancel, retry, malformed jobs."""
+"""The bucket queue: claims and tokens, cheap polling, lease expiry and attempts, cancel, retry, bad manifests."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -9,7 +10,8 @@ from click.testing import CliRunner
 from cloudutil import count_requests, hog_params
 
 from basketball_analyzer.cli import cli
-from basketball_analyzer.cloud.manifest import CloudJobStatus, new_job_id
+from basketball_analyzer.cloud.jobfiles import manifest_key, pending_key, video_key
+from basketball_analyzer.cloud.manifest import SCHEMA_VERSION, CloudJobStatus, new_job_id
 from basketball_analyzer.cloud.queue import CloudQueue, LeaseLost
 from basketball_analyzer.exceptions import JobError, ManifestError
 
@@ -26,7 +28,7 @@ def test_claims_oldest_first_and_each_job_once(queue, tiny_clip):
     assert queue.claim("c") is None
     m, _ = queue.get(first.job_id)
     assert m.status is CloudJobStatus.processing and m.worker_id == "a" and m.attempts == 1
-    assert queue.storage.list_pending() == []
+    assert queue.files.list_pending() == []
 
 
 def test_idle_poll_is_one_list_even_with_running_jobs(queue, tiny_clip):
@@ -41,10 +43,10 @@ def test_stale_claim_write_loses(queue, tiny_clip):
     submit(queue, tiny_clip)
     claim = queue.claim("a")
     stale_etag = claim.etag
-    queue.heartbeat(claim)
+    claim.heartbeat()
     claim.etag = stale_etag
     with pytest.raises(LeaseLost, match="no longer ours"):
-        queue.complete(claim, results_key="k", results_sha256="0" * 64, results_rows=0, frames_processed=0)
+        claim.fail("boom")
 
 
 def test_expired_lease_is_taken_over_then_fails_after_max_attempts(storage, tiny_clip):
@@ -55,22 +57,23 @@ def test_expired_lease_is_taken_over_then_fails_after_max_attempts(storage, tiny
     time.sleep(2.2)  # LIST times have 1 s resolution
     second = queue.claim("dies-2")
     assert second.job_id == job.job_id and second.manifest.attempts == 2
+    assert second.token != first.token
     with pytest.raises(LeaseLost):  # the first worker learns it lost the job at its next heartbeat
-        queue.heartbeat(first)
+        first.heartbeat()
     time.sleep(2.2)
     assert queue.claim("third") is None
     m, _ = queue.get(job.job_id)
     assert m.status is CloudJobStatus.failed
     assert "abandoned after 2 attempts" in m.error and "dies-2" in m.error
-    assert list(storage.list_queue()) == []
+    assert list(queue.files.list_queue()) == []
 
 
 def test_cancel_and_retry(queue, tiny_clip):
     job = submit(queue, tiny_clip)
-    with pytest.raises(JobError, match="only failed jobs"):
-        queue.retry(job.job_id)
     claim = queue.claim("a")
-    queue.fail(claim, "boom")
+    with pytest.raises(JobError, match="is processing; only completed, failed, cancelled or pending"):
+        queue.retry(job.job_id)
+    claim.fail("boom")
     assert queue.claim("b") is None
     again = queue.retry(job.job_id)
     assert again.status is CloudJobStatus.pending and again.attempts == 0 and again.error is None
@@ -78,17 +81,17 @@ def test_cancel_and_retry(queue, tiny_clip):
     assert claim.job_id == job.job_id
     queue.cancel(job.job_id)
     with pytest.raises(LeaseLost, match="cancelled"):
-        queue.heartbeat(claim)
+        claim.heartbeat()
     assert queue.claim("c") is None
 
 
 def test_malformed_manifest_never_crashes_claim_or_status(queue, tiny_clip, cloud_env):
     bad = new_job_id()
-    queue.storage.put_bytes(queue.storage.manifest_key(bad), b"{garbage")
-    queue.storage.put_bytes(queue.storage.pending_key(bad), b"")
+    queue.storage.put_bytes(manifest_key(bad), b"{garbage")
+    queue.storage.put_bytes(pending_key(bad), b"")
     good = submit(queue, tiny_clip)
     assert queue.claim("a").job_id == good.job_id
-    assert queue.storage.list_pending() == []  # the bad job's marker was dropped
+    assert queue.files.list_pending() == []  # the bad job's marker was dropped
     result = CliRunner().invoke(cli, ["cloud", "status"])
     assert result.exit_code == 0, result.output
     assert "invalid" in result.output and "processing" in result.output
@@ -100,3 +103,80 @@ def test_user_job_ids_are_validated_before_use(cloud_env):
     for args in (["cloud", "cancel", "--job-id", "../../x"], ["cloud", "retry", "--job-id", "a/b"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 1 and "invalid job id" in result.output
+
+
+def test_each_claim_has_a_fresh_token_even_after_retry(queue, tiny_clip):
+    job = submit(queue, tiny_clip)
+    first = queue.claim("a")
+    first.fail("boom")
+    queue.retry(job.job_id)  # attempts back to 0: attempt numbers repeat, tokens never do
+    second = queue.claim("b")
+    assert second.attempt == first.attempt == 1
+    assert len({first.token, second.token}) == 2 and all(len(t) == 16 for t in (first.token, second.token))
+    m, _ = queue.get(job.job_id)
+    assert m.claim_token == second.token
+
+
+def test_completed_and_cancelled_jobs_can_be_retried_and_completed_ones_cancelled(queue, tiny_clip, tmp_path):
+    from basketball_analyzer.lifecycle import ResultsFile
+
+    job = submit(queue, tiny_clip)
+    claim = queue.claim("a")
+    results = tmp_path / "r.parquet"
+    results.write_bytes(b"results")
+    claim.complete(ResultsFile(results, "0" * 64, 1, 6, 6))
+    done, _ = queue.get(job.job_id)
+    assert done.results_key == f"jobs/{job.job_id}/results.{claim.token}.parquet"
+    again = queue.retry(job.job_id)
+    assert again.status is CloudJobStatus.pending and again.results_key is None and again.claim_token is None
+    assert queue.files.list_pending() == [job.job_id]
+    assert queue.cancel(job.job_id).status is CloudJobStatus.cancelled
+    assert queue.retry(job.job_id).status is CloudJobStatus.pending
+    claim = queue.claim("b")
+    claim.complete(ResultsFile(results, "0" * 64, 1, 6, 6))
+    assert queue.cancel(job.job_id).status is CloudJobStatus.cancelled  # completed -> cancelled
+    queue.retry(job.job_id)
+    claim = queue.claim("c")
+    claim.complete(ResultsFile(results, "0" * 64, 1, 6, 6))
+    queue.mark_imported(job.job_id)
+    for op in (queue.retry, queue.cancel):
+        with pytest.raises(JobError, match="is imported"):
+            op(job.job_id)
+
+
+def test_retry_of_a_pending_job_restores_its_marker(queue, tiny_clip):
+    job = submit(queue, tiny_clip)
+    queue.storage.delete(pending_key(job.job_id))  # as if a cut lost it
+    assert queue.claim("a") is None
+    assert queue.retry(job.job_id).status is CloudJobStatus.pending
+    assert queue.claim("a").job_id == job.job_id
+
+
+def test_retry_refuses_a_job_whose_video_is_gone(queue, tiny_clip):
+    job = submit(queue, tiny_clip)
+    queue.cancel(job.job_id)
+    queue.storage.delete(video_key(job.job_id))
+    with pytest.raises(JobError, match="video is no longer in the bucket"):
+        queue.retry(job.job_id)
+    assert queue.get(job.job_id)[0].status is CloudJobStatus.cancelled
+
+
+def test_a_manifest_of_a_newer_schema_is_left_alone(queue, tiny_clip, cloud_env):
+    newer = submit(queue, tiny_clip)
+    raw = json.loads(queue.storage.get_bytes(manifest_key(newer.job_id))[0])
+    raw["schema_version"] = SCHEMA_VERSION + 1
+    raw["something_new"] = {"x": 1}
+    body = json.dumps(raw).encode()
+    queue.storage.put_bytes(manifest_key(newer.job_id), body)
+    good = submit(queue, tiny_clip)
+    assert queue.claim("old-worker").job_id == good.job_id
+    assert queue.claim("old-worker") is None
+    queue.marker_grace = 0
+    queue.reconcile()
+    assert queue.files.list_pending() == [newer.job_id]  # its marker stays for a newer worker
+    assert queue.storage.get_bytes(manifest_key(newer.job_id))[0] == body  # untouched
+    counts = count_requests(queue.storage)
+    assert queue.claim("old-worker") is None
+    assert counts == {"ListObjectsV2": 1}  # no GET of it on every poll either
+    result = CliRunner().invoke(cli, ["cloud", "status"])
+    assert result.exit_code == 0 and "newer than this bball supports" in result.output

@@ -50,7 +50,7 @@ def test_eight_workers_complete_each_of_100_jobs_exactly_once(queue, tiny_clip):
     for v in views:
         m = v.manifest
         assert m.status is CloudJobStatus.completed, (m.job_id, m.status, m.error)
-        assert m.attempts == 1 and m.results_key.endswith("results.1.parquet")
+        assert m.attempts == 1 and m.results_key.endswith(f"results.{m.claim_token}.parquet")
         by_worker[m.worker_id] = by_worker.get(m.worker_id, 0) + 1
     # Each worker's own count of jobs run equals the jobs recorded as its: no job ran twice.
     assert sum(processed.values()) == JOBS
@@ -58,4 +58,4 @@ def test_eight_workers_complete_each_of_100_jobs_exactly_once(queue, tiny_clip):
     assert len(by_worker) >= 2, "the race needs more than one worker taking part"
     results = [o.key for o in queue.storage.list_objects("jobs/") if o.key.endswith(".parquet")]
     assert len(results) == JOBS
-    assert list(queue.storage.list_queue()) == []
+    assert list(queue.files.list_queue()) == []

@@ -31,11 +31,11 @@ def test_failed_job_is_recorded_and_the_worker_goes_on(queue, cloud_settings, cl
     bad = queue.submit(1, broken, hog_params())
     good = queue.submit(2, clip60, hog_params(), frames_total=60)
     worker = CloudWorker(cloud_settings, worker_id="w1")
-    worker.min_write_interval = 0
+    worker.queue.min_write_interval = 0
     progress: list[tuple[int, int]] = []
-    real = worker.storage.update_progress
-    worker.storage.update_progress = lambda job_id, done, total, *a: (progress.append((done, total)),
-                                                                       real(job_id, done, total, *a))
+    real = worker.queue.files.update_progress
+    worker.queue.files.update_progress = lambda job_id, done, total, *a: (progress.append((done, total)),
+                                                                           real(job_id, done, total, *a))
     assert worker.work(burst=True) == 2
 
     m, _ = queue.get(bad.job_id)
@@ -45,7 +45,7 @@ def test_failed_job_is_recorded_and_the_worker_goes_on(queue, cloud_settings, cl
     assert m.status is CloudJobStatus.completed and m.frames_processed == 60 and m.frames_total == 60
     assert m.parameters["video_key"].endswith("/video.mkv")
     assert progress == [(0, 60), (50, 60)]  # at least every 50 frames, total known from the start
-    dest = queue.storage.download_results(m.job_id, tmp_path / "r.parquet", key=m.results_key)
+    dest = queue.files.download_results(m.job_id, tmp_path / "r.parquet", key=m.results_key)
     rows = sum(len(d) for d in read_results(dest, expected_sha256=m.results_sha256, frame_count=60))
     assert rows == m.results_rows > 0
 
@@ -56,7 +56,8 @@ def test_idle_worker_polls_with_one_list_and_backs_off(cloud_settings):
     waits: list[float] = []
     worker.stop.wait = lambda s: (waits.append(s), worker.stop.request() if len(waits) >= 5 else None)[0] and False
     assert worker.work() == 0
-    assert counts == {"HeadBucket": 1, "ListObjectsV2": 5}
+    # At start: the bucket check and one reconciliation (a LIST of queue/ and one of jobs/); then one LIST a poll.
+    assert counts == {"HeadBucket": 1, "ListObjectsV2": 2 + 5}
     assert waits == [0.2, 0.4, 0.8, 1.0, 1.0]  # doubling up to CLOUD_WORKER_MAX_POLL_INTERVAL
 
 
@@ -65,7 +66,7 @@ def test_sigterm_hands_the_job_back_and_exits(queue, clip60):
     proc = subprocess.Popen([sys.executable, "-m", "basketball_analyzer.worker", "--cloud", "--once"],
                             env={**os.environ, "WORKER_ID": "polite"}, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: queue.storage.get_progress(job.job_id), 60, "the worker to start")
+        wait_for(lambda: queue.files.get_progress(job.job_id), 60, "the worker to start")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:
@@ -76,16 +77,16 @@ def test_sigterm_hands_the_job_back_and_exits(queue, clip60):
     assert "Traceback" not in err
     m, _ = queue.get(job.job_id)
     assert m.status is CloudJobStatus.pending and m.attempts == 0 and m.worker_id is None
-    assert queue.storage.list_pending() == [job.job_id]
+    assert queue.files.list_pending() == [job.job_id]
 
 
 def test_cancel_mid_job_drops_the_results(queue, cloud_settings, clip60, monkeypatch):
     job = queue.submit(1, clip60, hog_params(), frames_total=60)
     worker = CloudWorker(cloud_settings, worker_id="w")
-    worker.heartbeat_interval = 0.3
+    worker.queue.heartbeat_interval = 0.3
     t = threading.Thread(target=worker.work, kwargs={"burst": True})
     t.start()
-    wait_for(lambda: queue.storage.get_progress(job.job_id), 60, "the worker to start")
+    wait_for(lambda: queue.files.get_progress(job.job_id), 60, "the worker to start")
     queue.cancel(job.job_id)
     t.join(60)
     m, _ = queue.get(job.job_id)
@@ -96,15 +97,15 @@ def test_cancel_mid_job_drops_the_results(queue, cloud_settings, clip60, monkeyp
 def test_server_restart_mid_job_loses_nothing(s3_server, queue, cloud_settings, clip60, tmp_path):
     job = queue.submit(1, clip60, hog_params(), frames_total=60)
     worker = CloudWorker(cloud_settings, worker_id="steady")
-    worker.heartbeat_interval = 0.5
+    worker.queue.heartbeat_interval = 0.5
     done: list[int] = []
     t = threading.Thread(target=lambda: done.append(worker.work(max_jobs=1)))
     t.start()
-    wait_for(lambda: queue.storage.get_progress(job.job_id), 60, "the worker to start")
+    wait_for(lambda: queue.files.get_progress(job.job_id), 60, "the worker to start")
     s3_server.restart()
     t.join(120)
     assert done == [1]
     m, _ = queue.get(job.job_id)
     assert m.status is CloudJobStatus.completed and m.attempts == 1 and m.worker_id == "steady"
-    dest = queue.storage.download_results(m.job_id, tmp_path / "r.parquet", key=m.results_key)
+    dest = queue.files.download_results(m.job_id, tmp_path / "r.parquet", key=m.results_key)
     assert sum(len(d) for d in read_results(dest, expected_sha256=m.results_sha256, frame_count=60)) == m.results_rows

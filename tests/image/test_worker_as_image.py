@@ -68,7 +68,7 @@ def test_worker_processes_one_job_as_the_image_would(dockerfile, tiny_model, tmp
 
         manifest, _ = queue.get(job.job_id)
         assert manifest.status is CloudJobStatus.completed, manifest.error
-        results = storage.download_results(job.job_id, tmp_path / "results.parquet", key=manifest.results_key)
+        results = queue.files.download_results(job.job_id, tmp_path / "results.parquet", key=manifest.results_key)
 
     assert read_metadata(results)["detector"] == "sam3"
     frames = list(read_results(results, expected_sha256=manifest.results_sha256, frame_count=12))

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-from ..exceptions import JobError, ManifestError
+from ..exceptions import JobError, ManifestError, ManifestTooNew
 
 SCHEMA_VERSION = 1
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _JOB_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+_TOKEN = re.compile(r"^[0-9a-f]{16,64}$")
 
 
 class CloudJobStatus(str, Enum):
@@ -35,15 +37,20 @@ class CloudJobStatus(str, Enum):
 
 S = CloudJobStatus
 # processing -> processing is a lease takeover; processing -> pending a worker handing the job back.
+# -> pending from completed, failed or cancelled is `retry` (a fresh claim token, so nothing of an earlier
+# run can be mistaken for the new one); completed -> cancelled withdraws results nobody should import.
+# imported is final: the database holds the results, so re-running would only make a second copy.
 TRANSITIONS: dict[CloudJobStatus, frozenset[CloudJobStatus]] = {
     S.pending: frozenset({S.processing, S.cancelled}),
     S.processing: frozenset({S.processing, S.pending, S.completed, S.failed, S.cancelled}),
-    S.completed: frozenset({S.imported}),
+    S.completed: frozenset({S.imported, S.pending, S.cancelled}),
     S.failed: frozenset({S.pending, S.cancelled}),
     S.imported: frozenset({S.imported}),
-    S.cancelled: frozenset(),
+    S.cancelled: frozenset({S.pending}),
 }
 ACTIVE = frozenset({S.pending, S.processing})
+RETRYABLE = frozenset({S.completed, S.failed, S.cancelled})
+CANCELLABLE = frozenset({S.pending, S.processing, S.completed, S.failed})
 
 
 def new_job_id(now: float | None = None) -> str:
@@ -68,6 +75,11 @@ def validate_job_id(job_id: Any) -> str:
         raise ManifestError(f"invalid job id {shown}: expected a 26-character id "
                             "like 01JD3V6W8K2M4N5P7Q9R0S1T2V")
     return text
+
+
+def new_claim_token() -> str:
+    """A random claim token (64 bits, hex): never repeats, unlike attempt numbers, which `retry` resets."""
+    return secrets.token_hex(8)
 
 
 def utcnow_iso(now: float | None = None) -> str:
@@ -106,12 +118,16 @@ class JobManifest:
     results_rows: int | None = None
     video_sha256: str | None = None  # the submitted file's identity: import refuses results for another file
     video_size: int | None = None
+    # A fresh random token per claim: it names the claim's results file and proves who holds the job.
+    claim_token: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "job_id", validate_job_id(self.job_id))
         if isinstance(self.video_id, bool) or not isinstance(self.video_id, int) or self.video_id < 1:
             raise ManifestError(f"job {self.job_id}: video_id must be a positive integer")
+        if self.claim_token is not None and not _TOKEN.match(str(self.claim_token)):
+            raise ManifestError(f"job {self.job_id}: claim_token must be 16 to 64 hex digits")
         try:
             object.__setattr__(self, "status", CloudJobStatus(self.status))
         except ValueError:
@@ -174,7 +190,7 @@ class JobManifest:
         if not isinstance(version, int) or isinstance(version, bool):
             raise ManifestError("manifest has no schema_version")
         if version > SCHEMA_VERSION:
-            raise ManifestError(f"manifest schema version {version} is newer than this bball supports "
+            raise ManifestTooNew(f"manifest schema version {version} is newer than this bball supports "
                                 f"({SCHEMA_VERSION}); upgrade basketball-analyzer")
         if version < 1:
             raise ManifestError(f"manifest schema version {version} is not supported")

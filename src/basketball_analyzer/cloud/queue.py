@@ -1,50 +1,40 @@
-"""The bucket job queue: submit, claim with leases, heartbeat, complete, fail, cancel, retry.
+"""The bucket job queue: submit, claim with leases and claim tokens, reconcile, cancel, retry.
 
 Correctness rests on one rule: a manifest changes only by a conditional PUT (If-Match on the ETag the
 change was computed from), so when workers race for a job exactly one write wins. A claim is a lease
-(`lease_expires_at`, renewed by heartbeats); a worker that dies stops renewing, and after the lease runs
-out another worker takes the job over, until `max_attempts` claims have been used up.
+(`lease_expires_at`, renewed by heartbeats) and a fresh random `claim_token`; a worker that dies stops
+renewing, and after the lease runs out another worker takes the job over, until `max_attempts` claims have
+been used up. The token names the claim's results file, so no two claims, before or after a `retry`, ever
+write the same key. The claimed job itself (heartbeats, fencing, results) is `cloud.job.CloudJob`.
 
 Markers make polling cheap: `queue/pending/<id>` while a job waits and `queue/lease/<id>` while it is held,
-so an idle poll is one LIST. Markers are hints that may be stale after a crash; the manifest decides, and
-stale markers are removed as workers come across them.
+so an idle poll is one LIST. Markers are hints: the manifest decides. A cut between a manifest write and
+its marker leaves a job no poll sees; `reconcile` (run by workers at start and every
+CLOUD_RECONCILE_INTERVAL while idle) finds those from one LIST of `jobs/` and re-creates their markers.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from ..exceptions import BballError, JobError, ManifestError, NotFound, StorageError
-from .manifest import ACTIVE, CloudJobStatus, JobManifest, new_job_id, utcnow_iso, validate_job_id
-from .storage import LEASE_PREFIX, PENDING_PREFIX, BytesFn, CloudStorage, ConditionFailed
+from ..exceptions import (BballError, ConditionFailed, JobError, LeaseLost, ManifestError, ManifestTooNew,
+                          NotFound, StorageError)
+from ..lifecycle import JobQueue
+from .jobfiles import LEASE_PREFIX, PENDING_PREFIX, JobFiles, manifest_key
+from .manifest import (ACTIVE, RETRYABLE, CloudJobStatus, JobManifest, new_claim_token, new_job_id,
+                       utcnow_iso, validate_job_id)
+from .storage import BytesFn, CloudStorage
 
 log = logging.getLogger(__name__)
 S = CloudJobStatus
 
-
-class LeaseLost(BballError):
-    """This worker no longer holds the job (lease taken over, job cancelled); its results are dropped."""
-
-
-@dataclass
-class Claim:
-    """A job this worker holds: the manifest as last written and its ETag (guarded by `lock`)."""
-
-    manifest: JobManifest
-    etag: str
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def job_id(self) -> str:
-        """The claimed job's id."""
-        return self.manifest.job_id
+__all__ = ["CloudQueue", "JobView", "LeaseLost", "Reconciled"]
 
 
 @dataclass
@@ -66,13 +56,34 @@ class JobView:
         return self.manifest.frames_processed
 
 
-class CloudQueue:
+@dataclass
+class Reconciled:
+    """What one `reconcile` pass did: pending jobs given their marker back, expired leases found."""
+
+    restored: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    manifests_read: int = 0
+
+
+class CloudQueue(JobQueue):
     """Job operations on a `CloudStorage`. Every state change is a conditional manifest write."""
 
-    def __init__(self, storage: CloudStorage, *, lease_seconds: float = 120.0, max_attempts: int = 3):
+    kind = "cloud"
+
+    def __init__(self, storage: CloudStorage, *, lease_seconds: float = 120.0, max_attempts: int = 3,
+                 marker_grace: float = 30.0):
         self.storage = storage
+        self.files = JobFiles(storage)
         self.lease_seconds = float(lease_seconds)
         self.max_attempts = int(max_attempts)
+        # A manifest younger than this may be a submit between its two writes: reconcile leaves it be.
+        self.marker_grace = float(marker_grace)
+        # Handed to each claim (tests shorten them).
+        self.heartbeat_interval = min(max(self.lease_seconds / 3, 1.0), self.lease_seconds / 2)
+        self.progress_every = 50
+        self.min_write_interval = 1.0  # R2 takes about one write per second to the same key
+        self._seen: dict[str, str] = {}  # job id -> ETag of a manifest reconcile need not read again
+        self._too_new: set[str] = set()  # jobs of a newer schema: left for newer workers
 
     @classmethod
     def from_settings(cls, settings, storage: CloudStorage | None = None) -> "CloudQueue":
@@ -80,26 +91,35 @@ class CloudQueue:
         return cls(storage or CloudStorage.from_settings(settings),
                    lease_seconds=settings.cloud_lease_seconds, max_attempts=settings.cloud_max_attempts)
 
-    # -- writing manifests ----------------------------------------------------------------------------
+    def check(self) -> None:
+        """Reach the bucket before the first claim, so wrong credentials fail at once with `StorageError`."""
+        self.storage.check()
 
-    def _write(self, manifest: JobManifest, etag: str | None) -> str:
-        """Conditional write; on 412, succeed anyway if the stored bytes are ours (a retried PUT landed)."""
-        manifest = replace(manifest, updated_at=utcnow_iso(self.storage.now()))
-        body = manifest.to_json()
-        key = self.storage.manifest_key(manifest.job_id)
+    # -- reading and writing manifests ----------------------------------------------------------------
+
+    def write(self, manifest: JobManifest, etag: str | None, *, stamp: bool = True) -> str:
+        """Conditional write; on 412, succeed anyway if the stored bytes are ours (a retried PUT landed).
+
+        `stamp` sets updated_at now; a caller retrying one write passes a stamped manifest and False.
+        """
+        if stamp:
+            manifest = self.stamp(manifest)
         try:
-            return self.storage.put_bytes(key, body, if_match=etag, if_none_match=etag is None,
-                                          content_type="application/json")
+            return self.files.put_manifest(manifest, etag=etag)
         except ConditionFailed:
-            current = self.storage.get_bytes(key)
-            if current is not None and current[0] == body:
+            current = self.storage.get_bytes(manifest_key(manifest.job_id))
+            if current is not None and current[0] == manifest.to_json():
                 return current[1]
             raise
+
+    def stamp(self, manifest: JobManifest) -> JobManifest:
+        """The manifest with updated_at set to the server's now."""
+        return replace(manifest, updated_at=utcnow_iso(self.storage.now()))
 
     def get(self, job_id: str) -> tuple[JobManifest, str]:
         """(manifest, ETag) of a job; `NotFound` when there is none."""
         job_id = validate_job_id(job_id)
-        found = self.storage.get_manifest(job_id)
+        found = self.files.get_manifest(job_id)
         if found is None:
             raise NotFound(f"no cloud job {job_id} in bucket {self.storage.bucket!r} "
                            "(see `bball cloud status`)")
@@ -117,7 +137,7 @@ class CloudQueue:
             if new is None:
                 return manifest
             try:
-                self._write(new, etag)
+                self.write(new, etag)
                 return new
             except ConditionFailed:
                 time.sleep(0.05)
@@ -134,18 +154,19 @@ class CloudQueue:
         """
         job_id = new_job_id(self.storage.now())
         path = Path(video_path)
-        video_key = self.storage.upload_video(job_id, path, on_progress=on_upload)
+        video_key = self.files.upload_video(job_id, path, on_progress=on_upload)
         manifest = JobManifest(job_id=job_id, video_id=int(video_id), status=S.pending,
                                created_at=utcnow_iso(self.storage.now()),
                                parameters={**params.to_dict(), "video_key": video_key,
                                            "video_name": path.name},
                                frames_total=frames_total, video_sha256=video_sha256, video_size=video_size)
         try:
-            self._write(manifest, None)
+            self.write(manifest, None)
             # The marker goes last: a worker that sees it can always read the manifest and the video.
-            self.storage.put_bytes(self.storage.pending_key(job_id), b"")
+            # A cut right here leaves a pending job without a marker, which `reconcile` repairs.
+            self.files.mark_pending(job_id)
         except BaseException:
-            _quietly(self.storage.delete_job_files, job_id)
+            _quietly(self.files.delete_job_files, job_id)
             raise
         log.info("submitted job %s (video %s, %s)", job_id, video_id, video_key)
         return manifest
@@ -159,7 +180,7 @@ class CloudQueue:
         """
         now = self.storage.now()
         found: set[str] = set()
-        for obj in self.storage.list_queue():
+        for obj in self.files.list_queue():
             if obj.key.startswith(LEASE_PREFIX):
                 if now - obj.last_modified > self.lease_seconds:
                     found.add(obj.key[len(LEASE_PREFIX):])
@@ -167,34 +188,41 @@ class CloudQueue:
                 found.add(obj.key[len(PENDING_PREFIX):])
                 if len(found) >= 1000:
                     break
-        return sorted(found)
+        return sorted(found - self._too_new)
 
-    def claim(self, worker_id: str) -> Claim | None:
-        """Take the oldest claimable job, or None. Exactly one racing worker wins each job."""
+    def claim(self, worker_id: str):
+        """Take the oldest claimable job as a `CloudJob`, or None. Exactly one racing worker wins each job."""
         for job_id in self.candidates():
             try:
                 claim = self._try_claim(job_id, worker_id)
+            except ManifestTooNew as exc:
+                # A rolling upgrade: newer workers can run it. Leave its markers; skip it from now on.
+                log.warning("job %s: %s; leaving it for a newer worker", job_id, exc)
+                self._too_new.add(job_id)
+                continue
             except ManifestError as exc:
-                log.warning("job %s: %s; removing it from the queue", job_id, exc)
-                self._drop_markers(job_id)
+                log.warning("job %s: %s; setting it aside (see `bball cloud status`)", job_id, exc)
+                _quietly(self.files.drop_markers, job_id)
                 continue
             if claim is not None:
                 return claim
         return None
 
-    def _try_claim(self, job_id: str, worker_id: str) -> Claim | None:
+    def _try_claim(self, job_id: str, worker_id: str):
+        from .job import CloudJob
+
         try:
             job_id = validate_job_id(job_id)
         except ManifestError:
             return None
-        found = self.storage.get_manifest(job_id)
+        found = self.files.get_manifest(job_id)
         if found is None:
-            self._drop_markers(job_id)
+            _quietly(self.files.drop_markers, job_id)
             return None
         manifest, etag = found
         now = self.storage.now()
         if manifest.status not in ACTIVE:
-            self._drop_markers(job_id)
+            _quietly(self.files.drop_markers, job_id)
             return None
         if manifest.status is S.processing:
             if not manifest.lease_expired(now):
@@ -204,102 +232,113 @@ class CloudQueue:
                 return None
             log.warning("job %s: lease of worker %s expired; taking it over", job_id, manifest.worker_id)
         new = manifest.transition(S.processing, worker_id=worker_id, attempts=manifest.attempts + 1,
-                                  started_at=utcnow_iso(now), error=None,
+                                  started_at=utcnow_iso(now), error=None, claim_token=new_claim_token(),
                                   lease_expires_at=utcnow_iso(now + self.lease_seconds))
         try:
-            etag = self._write(new, etag)
+            etag = self.write(new, etag)
         except ConditionFailed:
             return None  # another worker won this job
-        self.storage.put_bytes(self.storage.lease_key(job_id), worker_id.encode())
-        _quietly(self.storage.delete, self.storage.pending_key(job_id))
+        claimed_at = time.monotonic()
+        # A cut before the lease marker is harmless: the claim holds, and heartbeats re-create the marker.
+        _quietly(self.files.mark_leased, job_id, worker_id)
+        _quietly(self.storage.delete, PENDING_PREFIX + job_id)
         log.info("job %s claimed by %s (attempt %d)", job_id, worker_id, new.attempts)
-        return Claim(new, etag)
+        return CloudJob(self, new, etag, claimed_at)
 
     def _abandon(self, manifest: JobManifest, etag: str) -> None:
         reason = (f"abandoned after {manifest.attempts} attempts: the lease of worker {manifest.worker_id} "
                   f"expired without a heartbeat (worker died or lost the bucket); retry with "
                   f"`bball cloud retry --job-id {manifest.job_id}`")
         try:
-            self._write(manifest.transition(S.failed, error=reason, lease_expires_at=None,
-                                            completed_at=utcnow_iso(self.storage.now())), etag)
+            self.write(manifest.transition(S.failed, error=reason, lease_expires_at=None,
+                                           completed_at=utcnow_iso(self.storage.now())), etag)
         except ConditionFailed:
             return
-        self._drop_markers(manifest.job_id)
+        _quietly(self.files.drop_markers, manifest.job_id)
         log.warning("job %s failed: %s", manifest.job_id, reason)
 
-    def _drop_markers(self, job_id: str) -> None:
-        for key in (self.storage.pending_key(job_id), self.storage.lease_key(job_id)):
-            _quietly(self.storage.delete, key)
+    # -- reconciliation -------------------------------------------------------------------------------
 
-    # -- holding a claim ------------------------------------------------------------------------------
+    def reconcile(self) -> Reconciled:
+        """Re-create the pending marker of every job that needs one and has none.
 
-    def _change_claim(self, claim: Claim, status: CloudJobStatus, **changes) -> None:
-        """Conditional write over the claim's ETag; `LeaseLost` when someone else changed the job."""
-        with claim.lock:
-            new = claim.manifest.transition(status, **changes)
-            try:
-                claim.etag = self._write(new, claim.etag)
-            except ConditionFailed:
-                found = self.storage.get_manifest(claim.job_id)
-                now_status = found[0].status.value if found else "deleted"
-                owner = found[0].worker_id if found else None
-                raise LeaseLost(f"job {claim.job_id} is no longer ours (now {now_status}"
-                                + (f", worker {owner})" if owner else ")")) from None
-            claim.manifest = new
-
-    def heartbeat(self, claim: Claim) -> None:
-        """Renew the lease (manifest and lease marker). `LeaseLost` if the job was taken or cancelled."""
+        Finds pending manifests without a marker (a cut between manifest and marker in submit or retry) and
+        processing ones whose lease expired without a lease marker (a cut in claim): those get a pending
+        marker, and the next claim takes the job (over) as usual. Cost: one LIST per 1,000 markers, one LIST
+        per 1,000 objects under jobs/, and one GET per manifest without markers that changed since this
+        queue last read it (on a worker's first pass: every finished job once).
+        """
+        done = Reconciled()
+        marked = {obj.key.rsplit("/", 1)[-1] for obj in self.files.list_queue()}
         now = self.storage.now()
-        self._change_claim(claim, S.processing, lease_expires_at=utcnow_iso(now + self.lease_seconds))
-        self.storage.put_bytes(self.storage.lease_key(claim.job_id), claim.manifest.worker_id.encode())
-
-    def complete(self, claim: Claim, *, results_key: str, results_sha256: str, results_rows: int,
-                 frames_processed: int, frames_total: int | None = None) -> None:
-        """Mark the job completed with its results; `LeaseLost` if it is no longer ours."""
-        if frames_total is None:
-            frames_total = claim.manifest.frames_total
-        self._change_claim(claim, S.completed, completed_at=utcnow_iso(self.storage.now()),
-                           lease_expires_at=None, results_key=results_key, results_sha256=results_sha256,
-                           results_rows=results_rows, frames_processed=frames_processed,
-                           frames_total=frames_total)
-        self._drop_markers(claim.job_id)
-
-    def fail(self, claim: Claim, message: str, frames_processed: int | None = None) -> None:
-        """Mark the job failed with `message`; `LeaseLost` if it is no longer ours."""
-        extra = {} if frames_processed is None else {"frames_processed": frames_processed}
-        self._change_claim(claim, S.failed, error=message[:2000], lease_expires_at=None,
-                           completed_at=utcnow_iso(self.storage.now()), **extra)
-        self._drop_markers(claim.job_id)
-
-    def release(self, claim: Claim) -> None:
-        """Hand the job back to the queue (worker stopping); the attempt does not count."""
-        self._change_claim(claim, S.pending, worker_id=None, lease_expires_at=None, started_at=None,
-                           attempts=max(0, claim.manifest.attempts - 1))
-        self.storage.put_bytes(self.storage.pending_key(claim.job_id), b"")
-        _quietly(self.storage.delete, self.storage.lease_key(claim.job_id))
+        for obj in self.files.list_manifests():
+            job_id = obj.key.split("/")[1]
+            if job_id in marked or job_id in self._too_new or self._seen.get(job_id) == obj.etag:
+                continue
+            if now - obj.last_modified < self.marker_grace:
+                continue  # maybe a submit or retry between its two writes; look again next pass
+            done.manifests_read += 1
+            try:
+                found = self.files.get_manifest(job_id)
+            except ManifestTooNew:
+                self._too_new.add(job_id)
+                continue
+            except ManifestError:
+                self._seen[job_id] = obj.etag  # malformed: set aside, shown by `bball cloud status`
+                continue
+            if found is None:
+                continue
+            manifest, etag = found
+            if manifest.status is S.pending:
+                self.files.mark_pending(job_id)
+                done.restored.append(job_id)
+                log.warning("job %s was pending without a queue marker; marker restored", job_id)
+            elif manifest.status is S.processing:
+                if manifest.lease_expired(now):
+                    self.files.mark_pending(job_id)
+                    done.expired.append(job_id)
+                    log.warning("job %s: lease of %s expired without a marker; queued for takeover",
+                                job_id, manifest.worker_id)
+                # A live lease without its marker: the holder's next heartbeat re-creates it.
+            else:
+                self._seen[job_id] = etag  # finished: nothing to do until the manifest changes
+        return done
 
     # -- user operations ------------------------------------------------------------------------------
 
     def cancel(self, job_id: str) -> JobManifest:
-        """Cancel a pending, processing or failed job; a worker running it drops its results."""
+        """Cancel a pending, processing, completed or failed job; a worker running it drops its results."""
         def change(m: JobManifest) -> JobManifest:
             return m.transition(S.cancelled, lease_expires_at=None,
                                 completed_at=utcnow_iso(self.storage.now()))
 
         manifest = self.update(job_id, change)
-        self._drop_markers(manifest.job_id)
+        _quietly(self.files.drop_markers, manifest.job_id)
         return manifest
 
     def retry(self, job_id: str) -> JobManifest:
-        """Put a failed job back to pending, with a fresh set of attempts."""
-        def change(m: JobManifest) -> JobManifest:
-            if m.status is not S.failed:
-                raise JobError(f"job {m.job_id} is {m.status.value}; only failed jobs can be retried")
+        """Queue a completed, failed or cancelled job again, with a fresh set of attempts.
+
+        A pending job only gets its marker back (a cut may have lost it). Results of an earlier run are no
+        longer named by the manifest, and the next claim writes under a new token, so nothing mixes.
+        """
+        manifest, _ = self.get(job_id)
+        if manifest.video_key and not self.files.exists(manifest.video_key):
+            raise JobError(f"job {manifest.job_id}: its video is no longer in the bucket (deleted by "
+                           "`bball cloud gc`?); submit the video again")
+
+        def change(m: JobManifest) -> JobManifest | None:
+            if m.status is S.pending:
+                return None
+            if m.status not in RETRYABLE:
+                raise JobError(f"job {m.job_id} is {m.status.value}; only completed, failed, cancelled or "
+                               "pending jobs can be retried")
             return m.transition(S.pending, attempts=0, error=None, worker_id=None, lease_expires_at=None,
-                                started_at=None, completed_at=None, frames_processed=0)
+                                started_at=None, completed_at=None, frames_processed=0, claim_token=None,
+                                results_key=None, results_sha256=None, results_rows=None)
 
         manifest = self.update(job_id, change)
-        self.storage.put_bytes(self.storage.pending_key(manifest.job_id), b"")
+        self.files.mark_pending(manifest.job_id)
         return manifest
 
     def mark_imported(self, job_id: str) -> JobManifest:
@@ -308,20 +347,18 @@ class CloudQueue:
 
     def list_jobs(self, with_progress: bool = True, threads: int = 8) -> list[JobView]:
         """Every job in the bucket, oldest first; unreadable manifests are reported, not raised."""
-        ids = self.storage.list_job_ids()
+        ids = self.files.list_job_ids()
 
         def load(job_id: str) -> JobView:
             try:
-                found = self.storage.get_manifest(job_id)
-            except (ManifestError, StorageError) as exc:
-                if isinstance(exc, StorageError) and not isinstance(exc, ManifestError):
-                    raise
+                found = self.files.get_manifest(job_id)
+            except ManifestError as exc:
                 return JobView(job_id, None, problem=str(exc))
             if found is None:
                 return JobView(job_id, None, problem="manifest disappeared")
             view = JobView(job_id, found[0])
             if with_progress and found[0].status is S.processing:
-                view.progress = self.storage.get_progress(job_id)
+                view.progress = self.files.get_progress(job_id)
             return view
 
         if not ids:
@@ -331,8 +368,8 @@ class CloudQueue:
 
 
 def _quietly(fn: Callable, *args) -> None:
-    """Best-effort clean-up: a failure is logged, never raised over the real outcome."""
+    """Best-effort step: a failure is logged, never raised over the real outcome."""
     try:
         fn(*args)
     except BballError as exc:
-        log.warning("clean-up step failed: %s", exc)
+        log.warning("best-effort step %s failed: %s", getattr(fn, "__name__", fn), exc)

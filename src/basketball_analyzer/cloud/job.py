@@ -1,0 +1,221 @@
+"""`CloudJob`: one claim on a bucket job, as the worker holds it (heartbeats, fencing, progress, results).
+
+Three defences keep a worker that lost its job (a "zombie": stalled, partitioned, suspended) from harming
+the run that replaced it:
+1. Fencing: the worker stops by itself once no heartbeat has succeeded for FENCE_FRACTION of its lease,
+   before any other worker may take the job over.
+2. Before every results upload attempt it re-reads the manifest and goes on only if the job is still
+   processing under its own claim token.
+3. Its results key carries its claim token, so even an upload already in flight lands beside the winner's
+   file, never on it; and the final manifest write is conditional on the ETag of its own last write.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from ..exceptions import BballError, ConditionFailed, LeaseLost, ManifestError, StorageUnavailable
+from ..lifecycle import JobHandle, ResultsFile
+from .jobfiles import lease_key, video_suffix
+from .manifest import CloudJobStatus, JobManifest, utcnow_iso
+
+if TYPE_CHECKING:
+    from .queue import CloudQueue
+
+log = logging.getLogger(__name__)
+S = CloudJobStatus
+
+FENCE_FRACTION = 0.8  # of the lease: stop while the lease is surely still ours, before anyone may take over
+
+
+class CloudJob(JobHandle):
+    """A job this worker holds: the manifest as last written and its ETag (guarded by `lock`)."""
+
+    def __init__(self, queue: "CloudQueue", manifest: JobManifest, etag: str, claimed_at: float):
+        self.queue, self.files, self.manifest, self.etag = queue, queue.files, manifest, etag
+        self.lock = threading.Lock()
+        self.token: str = manifest.claim_token or ""
+        self.job_id = self.results_job_id = manifest.job_id
+        self.video_id, self.attempt = manifest.video_id, manifest.attempts
+        self.video_name = manifest.parameters.get("video_name")
+        self.worker_id = manifest.worker_id or ""
+        self.fence_after = queue.lease_seconds * FENCE_FRACTION
+        self.heartbeat_interval = queue.heartbeat_interval
+        self.last_heartbeat_ok = claimed_at  # monotonic time the last successful lease write was sent
+        self.lost: LeaseLost | None = None
+        self._progress_frames, self._progress_at = -1, 0.0
+
+    def __repr__(self) -> str:
+        return f"CloudJob({self.job_id}, worker={self.worker_id!r}, attempt={self.attempt})"
+
+    # -- holding the claim ----------------------------------------------------------------------------
+
+    @contextmanager
+    def holding(self) -> Iterator["CloudJob"]:
+        """Renew the lease on a thread every `heartbeat_interval` seconds while the block runs."""
+        done = threading.Event()
+        thread = threading.Thread(target=self._heartbeats, args=(done,), name=f"lease-{self.job_id}",
+                                  daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            done.set()
+            thread.join()
+
+    def _heartbeats(self, done: threading.Event) -> None:
+        wait = self.heartbeat_interval
+        while not done.wait(wait):
+            try:
+                self.heartbeat()
+                wait = self.heartbeat_interval
+            except LeaseLost as exc:
+                self.lost = self.lost or exc
+                return
+            except BballError as exc:
+                # A bucket hiccup: try again sooner; the lease has slack for a few misses, and fencing
+                # stops the work if they go on.
+                log.warning("job %s: heartbeat failed (%s); retrying", self.job_id, exc)
+                wait = max(0.2, self.heartbeat_interval / 3)
+
+    def heartbeat(self) -> None:
+        """Renew the lease (manifest and lease marker). `LeaseLost` if the job was taken or cancelled."""
+        if self.manifest.status is not S.processing:
+            return  # completed, failed or handed back in the meantime: nothing to renew
+        sent = time.monotonic()
+        now = self.queue.storage.now()
+        self._change(S.processing, lease_expires_at=utcnow_iso(now + self.queue.lease_seconds))
+        self.last_heartbeat_ok = max(self.last_heartbeat_ok, sent)
+        self.files.mark_leased(self.job_id, self.worker_id)
+
+    def check(self) -> None:
+        """Raise `LeaseLost` if the job is known to be lost, or fence: no heartbeat for most of the lease."""
+        if self.lost is not None:
+            raise self.lost
+        silent = time.monotonic() - self.last_heartbeat_ok
+        if silent > self.fence_after:
+            self.lost = LeaseLost(f"job {self.job_id}: no heartbeat succeeded for {silent:.0f}s of the "
+                                  f"{self.queue.lease_seconds:.0f}s lease; stopping before another worker "
+                                  "takes it over")
+            raise self.lost
+
+    def verify(self) -> None:
+        """Re-read the manifest (one GET): `LeaseLost` unless the job is still processing under our token."""
+        found = self.files.get_manifest(self.job_id)
+        if found is None or found[0].status is not S.processing or found[0].claim_token != self.token:
+            now = "deleted" if found is None else found[0].status.value
+            owner = found[0].worker_id if found else None
+            self.lost = LeaseLost(f"job {self.job_id} is no longer ours (now {now}"
+                                  + (f", worker {owner})" if owner else ")"))
+            raise self.lost
+
+    def _change(self, status: CloudJobStatus, *, patient: bool = False, **changes) -> None:
+        """Conditional write over our last ETag; `LeaseLost` when someone else changed the job.
+
+        `patient`: retry the same bytes while the bucket is unreachable (a PUT that landed but whose answer
+        was lost is then recognised as ours, not as someone else's change).
+        """
+        with self.lock:
+            new = self.queue.stamp(self.manifest.transition(status, **changes))
+            etag = self.etag
+
+            def write() -> str:
+                return self.queue.write(new, etag, stamp=False)
+
+            try:
+                self.etag = self._patiently(write) if patient else write()
+            except ConditionFailed:
+                found = self.files.get_manifest(self.job_id)
+                now = found[0].status.value if found else "deleted"
+                owner = found[0].worker_id if found else None
+                self.lost = LeaseLost(f"job {self.job_id} is no longer ours (now {now}"
+                                      + (f", worker {owner})" if owner else ")"))
+                raise self.lost from None
+            self.manifest = new
+
+    # -- the job's inputs and progress ----------------------------------------------------------------
+
+    def parameters(self):
+        """The stored `DetectionParams` (`ManifestError` when they do not validate)."""
+        return self.manifest.detection_params()
+
+    def video(self, scratch: Path) -> Path:
+        """Download the job's video into `scratch`."""
+        key = self.manifest.video_key
+        if not key:
+            raise ManifestError(f"job {self.job_id} names no video_key in its parameters")
+        return self.files.download_video(key, scratch / ("video" + video_suffix(key)))
+
+    def progress(self, done: int, total: int) -> None:
+        """Write progress every `progress_every` frames, at most one write per `min_write_interval`."""
+        self.check()
+        now = time.monotonic()
+        due = self._progress_frames < 0 or done - self._progress_frames >= self.queue.progress_every
+        if due and now - self._progress_at >= self.queue.min_write_interval:
+            try:
+                self.files.update_progress(self.job_id, done, total, self.worker_id, self.attempt)
+            except BballError as exc:  # progress is advisory; the job goes on
+                log.warning("job %s: progress not saved (%s)", self.job_id, exc)
+            self._progress_frames, self._progress_at = done, now
+
+    # -- ending the claim -----------------------------------------------------------------------------
+
+    def complete(self, results: ResultsFile) -> None:
+        """Upload the results under our token, then mark the job completed naming them."""
+        key = self._patiently(self._upload, results.path)
+        try:
+            self._change(S.completed, patient=True, completed_at=utcnow_iso(self.queue.storage.now()),
+                            lease_expires_at=None, results_key=key, results_sha256=results.sha256,
+                            results_rows=results.rows, frames_processed=results.frames_processed,
+                            frames_total=results.frames_total)
+        except LeaseLost:
+            # Our key is ours alone: removing it cannot touch the run that replaced us.
+            _quietly(self.queue.storage.delete, key)
+            raise
+        _quietly(self.files.drop_markers, self.job_id)
+
+    def _upload(self, path: Path) -> str:
+        self.check()
+        self.verify()
+        return self.files.upload_results(self.job_id, path, self.token)
+
+    def fail(self, message: str, frames_processed: int = 0) -> None:
+        """Mark the job failed with `message`; `LeaseLost` if it is no longer ours."""
+        self._change(S.failed, error=message[:2000], lease_expires_at=None,
+                     completed_at=utcnow_iso(self.queue.storage.now()), frames_processed=frames_processed)
+        _quietly(self.files.drop_markers, self.job_id)
+
+    def release(self) -> None:
+        """Hand the job back to the queue (worker stopping); the attempt does not count."""
+        self._change(S.pending, worker_id=None, lease_expires_at=None, started_at=None, claim_token=None,
+                     attempts=max(0, self.manifest.attempts - 1))
+        self.files.mark_pending(self.job_id)
+        _quietly(self.queue.storage.delete, lease_key(self.job_id))
+
+    def _patiently(self, fn, *args, **kwargs):
+        """Call `fn`, retrying while the bucket is unreachable, for as long as fencing allows.
+
+        Each try of an upload first checks the job is still ours; the manifest write is conditional.
+        """
+        wait = 0.2
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except StorageUnavailable as exc:
+                self.check()
+                log.warning("job %s: bucket unreachable (%s); retrying in %.1fs", self.job_id, exc, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, 4.0)
+
+
+def _quietly(fn, *args) -> None:
+    """Best-effort clean-up: a failure is logged, never raised over the real outcome."""
+    try:
+        fn(*args)
+    except BballError as exc:
+        log.warning("clean-up step failed: %s", exc)
