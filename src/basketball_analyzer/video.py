@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -117,6 +117,59 @@ def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: i
             raise VideoError(f"video is corrupt at frame {index}: {path} ({_short(exc)})") from None
         if index == 0:
             raise VideoError(f"video has no decodable frames: {path}")
+    finally:
+        container.close()
+
+
+SEEK_AHEAD_FRAMES = 150
+"""Jump with a seek (to the keyframe before) rather than decode forward when the next frame is this far."""
+
+
+def frames_at(path: str | os.PathLike, indices: Iterable[int]) -> Iterator[Frame]:
+    """Decode only the frames at `indices` (any order; yielded in frame order), seeking over long gaps.
+
+    Frame numbers come from presentation times at the stream's average rate, as `iter_frames` counts them
+    for a constant-rate video.
+    """
+    wanted = sorted({int(i) for i in indices if int(i) >= 0})
+    if not wanted:
+        return
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = float(stream.average_rate or stream.guessed_rate or 30)
+        base = float(stream.time_base or 0) or None
+        start = stream.start_time or 0
+        pos, index, exhausted = 0, -1, False
+        while pos < len(wanted):
+            target = wanted[pos]
+            if base is not None and target - index > SEEK_AHEAD_FRAMES:
+                container.seek(int(start + target / rate / base), stream=stream, backward=True)
+                exhausted = False
+            if exhausted:
+                return  # the rest lie past the end of the stream
+            for frame in container.decode(stream):
+                if frame.pts is not None and base is not None:
+                    index = int(round((frame.pts - start) * base * rate))
+                else:
+                    index += 1
+                while pos < len(wanted) and wanted[pos] < index:
+                    pos += 1  # not in the video (or skipped by a seek that landed late)
+                if pos < len(wanted) and wanted[pos] == index:
+                    yield Frame(index, frame.to_ndarray(format="bgr24"))
+                    pos += 1
+                if pos >= len(wanted) or (base is not None and wanted[pos] - index > SEEK_AHEAD_FRAMES):
+                    break
+            else:
+                exhausted = True
+    except VideoError:
+        raise
+    except Exception as exc:
+        if isinstance(exc, GeneratorExit):
+            raise
+        raise VideoError(f"cannot read frames of {path} ({_short(exc)})") from None
     finally:
         container.close()
 
