@@ -14,9 +14,10 @@ DEFAULT_DATABASE_URL = "sqlite:///basketball_analyzer.db"
 
 
 class DetectorName(str, Enum):
-    """Which detection backend to use. `auto` picks SAM 3 when a model and a GPU are present."""
+    """Which detection backend to use. `auto` picks SAM 3 when a model and a GPU are present, else `ssd`."""
 
     auto = "auto"
+    ssd = "ssd"
     hog = "hog"
     sam3 = "sam3"
 
@@ -39,13 +40,19 @@ class Settings(BaseSettings):
     cloud_worker_max_poll_interval: float = Field(default=60.0, gt=0)
     cloud_lease_seconds: float = Field(default=120.0, gt=0)
     cloud_max_attempts: int = Field(default=3, ge=1)
+    # How often an idle cloud worker re-creates lost queue markers (docs/cloud.md: reconciliation).
+    cloud_reconcile_interval: float = Field(default=300.0, gt=0)
     cloud_model_path: str = "/models/sam3"
-    # SAM 3: windows of K frames with a short overlap keep memory flat on long videos (detection/sam3.py).
-    sam3_window_frames: int = Field(default=300, ge=2)
-    sam3_window_overlap: int = Field(default=16, ge=1)
+    # Caps an import checks before it writes anything (docs/cloud.md, "Bad input"): a crafted or broken
+    # results file cannot fill the database or the disk. A 2-hour game is about 2M rows and 25 MB.
+    results_max_bytes: int = Field(default=1024**3, ge=1)
+    results_max_rows_per_frame: int = Field(default=500, ge=1)
+    manifest_max_bytes: int = Field(default=1024**2, ge=1024)
+    # SAM 3 (detection/sam3.py, docs/sam3.md): one pruned session per video, so no window settings.
     sam3_device: str = "auto"
     sam3_dtype: str = "auto"
     sam3_masks: bool = False
+    sam3_cross_prompt_iou: float = Field(default=0.7, gt=0, le=1)
 
     use_external_worker: bool = False
     detector: DetectorName = DetectorName.auto

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import os
-
 import numpy as np
 import pytest
 
@@ -32,37 +29,59 @@ def detector(**overrides) -> Sam3Detector:
                                       confidence_threshold=threshold)
 
 
-def test_one_result_per_frame_in_order_with_ids_stable_across_windows(sam3_env):
-    det = detector(sam3_window_frames=16, sam3_window_overlap=4)
+def test_one_session_per_video_ids_never_reset(sam3_env):
+    det = detector()
     assert det.device == "cpu" and det.dtype == "float32"
-    results = list(det.track(clip(40)))
-    assert [int(r.frame_number[0]) for r in results] == list(range(40))
-    assert all(len(r) == 1 for r in results)  # the tiny model's one steady track per prompt
-    # Windows start at frames 16 and 28: a track crossing them keeps its id.
+    seen = []
+    det.model.forward = _spy(det.model.forward, seen)
+    results = list(det.track(clip(40, start=100)))
+    assert [int(r.frame_number[0]) for r in results] == list(range(100, 140))
+    assert all(len(r) == 1 for r in results)  # the tiny model's one steady track
     assert {int(r.tracker_id[0]) for r in results} == {0}
+    # One session, consecutive indices from 0 (the tracker reads its memory at fixed offsets back).
+    assert [idx for _, idx in seen] == list(range(40)) and len({id(s) for s, _ in seen}) == 1
     boxes = np.concatenate([r.xyxy for r in results])
     assert (boxes[:, 2] <= W).all() and (boxes[:, 3] <= H).all() and (boxes[:, 2] > boxes[:, 0]).all()
     assert all((r.confidence >= 0.5).all() for r in results)
     assert "mask" not in results[0].data  # masks are off by default
+    assert set(np.concatenate([r.labels for r in results])) == {"player"}
 
 
-def test_without_stitching_ids_would_restart_at_each_window(sam3_env):
-    det = detector(sam3_window_frames=8, sam3_window_overlap=2)
-    det.stitch_iou = 1.01  # nothing can match: every window's tracks get new ids
-    ids = [int(r.tracker_id[0]) for r in det.track(clip(20))]
-    assert ids[:8] == [0] * 8 and len(set(ids)) == 3  # windows at 0, 8 and 14
+def _spy(forward, seen):
+    def wrapped(*args, **kwargs):
+        seen.append((kwargs["inference_session"], kwargs["frame_idx"]))
+        return forward(*args, **kwargs)
+    return wrapped
 
 
-def test_several_prompts_all_reach_the_model(sam3_env):
-    det = detector(prompts=("basketball player", "referee"), sam3_window_frames=8, sam3_window_overlap=2)
+def test_duplicate_detections_are_suppressed_in_the_real_model(sam3_env):
+    """The tiny model's two queries find the same thing; mask NMS keeps one (no `kernels` installed)."""
+    from basketball_analyzer.detection import mask_ops
+
+    det = detector()
+    assert "PyTorch mask NMS" in det.postprocessing and "PyTorch mask NMS" in det.describe()
+    assert [r.tracker_id.tolist() for r in det.track(clip(3))] == [[0]] * 3
+    assert det.session.max_obj_id == 0  # one track born
+    mask_ops.uninstall()  # transformers without kernels: every detection kept
+    try:
+        results = list(det.track(clip(3)))
+        assert det.session.max_obj_id == 1 and [len(r) for r in results] == [2, 2, 2]
+    finally:
+        mask_ops.install()
+
+
+def test_several_prompts_reach_the_model_once_and_label_their_boxes(sam3_env):
+    det = detector(prompts=("basketball player", "referee=referee"))
     encoded = []
     text_features = det.model.detector_model.get_text_features
     det.model.detector_model.get_text_features = lambda **kw: encoded.append(kw["input_ids"]) or text_features(**kw)
+    det.cross_prompt_iou = 1.01  # keep both: the tiny model finds the same whole-frame object for each prompt
     results = list(det.track(clip(12)))
     assert [int(r.frame_number[0]) for r in results] == list(range(12))
-    # Each window's session encodes both prompts once: windows at frames 0 and 8.
-    assert len(encoded) == 4 and not encoded[0].equal(encoded[1])
-    assert all(len(r) >= 1 for r in results)
+    assert len(encoded) == 2 and not encoded[0].equal(encoded[1])  # each prompt encoded once per video
+    assert all(sorted(r.labels.tolist()) == ["player", "referee"] for r in results)
+    det.cross_prompt_iou = 0.7  # the default: one object found by two prompts is kept once
+    assert all(r.labels.tolist() == ["player"] for r in det.track(clip(6)))
 
 
 def test_confidence_threshold_and_masks(sam3_env):
@@ -73,11 +92,29 @@ def test_confidence_threshold_and_masks(sam3_env):
     assert mask.dtype == bool and mask.any()
 
 
-def test_bad_window_settings_are_one_clear_error(sam3_env):
-    with pytest.raises(ConfigError, match="SAM3_WINDOW_OVERLAP"):
-        detector(sam3_window_frames=8, sam3_window_overlap=8)
+def test_bad_device_settings_are_one_clear_error(sam3_env, monkeypatch):
+    import torch
+
     with pytest.raises(ConfigError, match="SAM3_DTYPE"):
         resolve_device(load_settings(sam3_dtype="int3"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # also holds on a GPU machine
+    with pytest.raises(ConfigError) as err:
+        detector(sam3_device="cuda")
+    assert "SAM3_DEVICE=cuda" in str(err.value) and "\n" not in str(err.value) and "set SAM3_DEVICE" in str(err.value)
+
+
+def test_detector_cache_keeps_the_model_when_prompts_or_threshold_change(sam3_env):
+    from basketball_analyzer.detection.factory import DetectorCache
+
+    cache = DetectorCache(load_settings())
+    first = cache.get(DetectionParams(detector="sam3"))
+    model = first.model
+    second = cache.get(DetectionParams(detector="sam3", prompts=("referee", "ball"), confidence_threshold=0.8))
+    assert second is first and second.model is model
+    assert second.prompts == ("referee", "ball") and second.labels == {"referee": "referee", "ball": "ball"}
+    assert second.confidence_threshold == 0.8
+    cache.close()
+    assert first.model is None
 
 
 def test_pipeline_runs_sam3_on_a_video_file(sam3_env, tmp_path):
@@ -87,17 +124,20 @@ def test_pipeline_runs_sam3_on_a_video_file(sam3_env, tmp_path):
     make_sample_clip(video, frames=20, width=W, height=H)
     stats = RunStats()
     params = DetectionParams(detector="sam3", sample_interval=2)
-    results = list(run_detection(video, params, settings=load_settings(sam3_window_frames=6,
-                                                                       sam3_window_overlap=2), stats=stats))
+    results = list(run_detection(video, params, settings=load_settings(), stats=stats))
     assert [int(r.frame_number[0]) for r in results] == list(range(0, 20, 2))
     assert stats.detector == "sam3" and stats.frames == 10 and stats.tracks == {0}
 
 
-def test_auto_picks_the_cpu_detector_without_a_gpu_and_says_why(sam3_env):
+def test_auto_picks_the_cpu_detector_without_a_gpu_and_says_why(sam3_env, monkeypatch):
+    from basketball_analyzer.detection import sam3
+
+    monkeypatch.setattr(sam3, "_nvidia_driver_present", lambda: False)  # also holds on a GPU machine
     settings = load_settings()
     ok, why = sam3_availability(settings)
     assert not ok and "no CUDA GPU" in why
-    assert resolve_detector_name("auto", settings) == ("hog", "no CUDA GPU; using the CPU detector")
+    name, why = resolve_detector_name("auto", settings)
+    assert name != "sam3" and why == "no CUDA GPU; using the CPU detector"
     assert type(create_detector(DetectionParams(detector="sam3"), settings)).__name__ == "Sam3Detector"
 
 
@@ -114,19 +154,14 @@ def test_missing_model_is_one_clear_error(sam3_env, tmp_path, monkeypatch):
         assert part in message
 
 
-def _rss() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 @pytest.mark.slow
-def test_host_memory_stays_flat_over_a_long_stream(sam3_env):
-    """1,000 frames in windows of 20: memory after frame 1,000 is about that after frame 100.
+def test_session_state_stays_flat_on_the_real_model(sam3_env):
+    """The real (tiny) model for 200 frames: the session's tensors peak no higher after frame 170 than
+    around frame 50. (Frames 1,000 to 10,000 were measured the same way; see docs/sam3.md.) The tiny
+    model keeps briefly giving birth to tracks that hot-start removes, so peaks over 30 frames are compared."""
+    from basketball_analyzer.detection.sam3_session import session_bytes
 
-    Measured on this model: unwindowed, the session's per-frame state grows RSS by ~70 KB per frame (~20 MB per 300
-    frames); windowed it moves by under 4 MB.
-    """
-    det = detector(sam3_window_frames=20, sam3_window_overlap=2)
+    det = detector()
     base = np.full((48, 64, 3), 40, np.uint8)
 
     def frames(n):
@@ -135,11 +170,11 @@ def test_host_memory_stays_flat_over_a_long_stream(sam3_env):
             img[10:30, i % 40:i % 40 + 10] = 200
             yield Frame(i, img)
 
-    marks = {}
-    for result in det.track(frames(1001)):
-        index = int(result.frame_number[0])
-        if index in (100, 1000):
-            gc.collect()
-            marks[index] = _rss()
-    growth_mb = (marks[1000] - marks[100]) / 1e6
-    assert growth_mb < 10, f"host memory grew {growth_mb:.1f} MB between frame 100 and frame 1000"
+    early, late = [], []
+    for i, _ in enumerate(det.track(frames(201))):
+        if 20 <= i <= 50:
+            early.append(session_bytes(det.session))
+        elif i >= 170:
+            late.append(session_bytes(det.session))
+    assert max(late) <= 1.1 * max(early), (max(early), max(late))
+    assert len(det.session.processed_frames) == 201 and len(dict.keys(det.session.processed_frames)) == 1

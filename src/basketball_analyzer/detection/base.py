@@ -6,10 +6,28 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator
 
-from ..detections import Detections
+from ..detections import MAX_LABEL_LENGTH, Detections
 from ..video import Frame
 
 DEFAULT_PROMPT = "basketball player"
+
+_LABELS = {"basketball player": "player", "player": "player", "person": "player", "referee": "referee",
+           "basketball": "ball", "ball": "ball"}
+
+
+def parse_prompt(prompt: str) -> tuple[str, str]:
+    """(text for the model, label for its boxes) of one text prompt.
+
+    `label=text` names the label explicitly (`referee=person in a striped shirt`); otherwise "basketball
+    player", "player" and "person" are `player`, "referee" is `referee`, "basketball" and "ball" are `ball`,
+    and any other prompt is its own label (lower case, spaces collapsed, at most 64 characters).
+    """
+    label, sep, text = prompt.partition("=")
+    if not sep or not label.strip() or not text.strip():
+        label, text = "", prompt
+    text = " ".join(text.split())
+    label = " ".join(label.lower().split()) or _LABELS.get(text.lower(), text.lower())
+    return text, label[:MAX_LABEL_LENGTH]
 
 
 @dataclass(frozen=True)

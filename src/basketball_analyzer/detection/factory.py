@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from ..config import Settings, get_settings
+from ..config import DetectorName, Settings, get_settings
 from ..exceptions import DetectorError
 from .base import DetectionParams, Detector
 
 log = logging.getLogger(__name__)
 
-_NAMES = ("auto", "hog", "sam3")
+_NAMES = tuple(name.value for name in DetectorName)
+CPU_DEFAULT = DetectorName.ssd.value
 
 
 def available_detectors() -> tuple[str, ...]:
@@ -30,9 +31,9 @@ def resolve_detector_name(name: str, settings: Settings | None = None) -> tuple[
     try:
         from .sam3 import sam3_availability
     except ImportError:
-        return "hog", "SAM 3 backend not installed (install the 'sam3' extra); using the CPU detector"
+        return CPU_DEFAULT, "SAM 3 backend not installed (install the 'sam3' extra); using the CPU detector"
     ok, why = sam3_availability(settings)
-    return ("sam3", why) if ok else ("hog", why + "; using the CPU detector")
+    return ("sam3", why) if ok else (CPU_DEFAULT, why + "; using the CPU detector")
 
 
 def create_detector(params: DetectionParams, settings: Settings | None = None) -> Detector:
@@ -40,6 +41,10 @@ def create_detector(params: DetectionParams, settings: Settings | None = None) -
     settings = settings or get_settings()
     name, why = resolve_detector_name(params.detector, settings)
     log.info("detector: %s (%s)", name, why)
+    if name == "ssd":
+        from .ssd import SsdDetector
+
+        return SsdDetector(confidence_threshold=params.confidence_threshold)
     if name == "hog":
         from .hog import HogDetector
 
@@ -53,7 +58,8 @@ def create_detector(params: DetectionParams, settings: Settings | None = None) -
 class DetectorCache:
     """Keeps the detector of the last job, so a worker loads a model once rather than once per job.
 
-    Detectors start fresh tracking state on every `track` call, so reuse across videos is safe.
+    Detectors start fresh tracking state on every `track` call, so reuse across videos is safe. A detector
+    with a `configure(prompts, confidence_threshold)` method (SAM 3) keeps its model when only those change.
     """
 
     def __init__(self, settings: Settings | None = None):
@@ -66,6 +72,10 @@ class DetectorCache:
         settings = self.settings or get_settings()
         name, _ = resolve_detector_name(params.detector, settings)
         key = (name, params.prompts, params.confidence_threshold)
+        if self._detector is not None and key != self._key and key[0] == self._key[0] \
+                and hasattr(self._detector, "configure"):
+            self._detector.configure(params.prompts, params.confidence_threshold)
+            self._key = key
         if self._detector is None or key != self._key:
             self.close()
             self._detector = create_detector(replace(params, detector=name), settings)

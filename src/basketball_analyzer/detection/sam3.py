@@ -1,9 +1,10 @@
-"""GPU backend: Meta's SAM 3 (transformers `Sam3VideoModel`) prompted with text, in windows of K frames.
+"""GPU backend: Meta's SAM 3 (transformers `Sam3VideoModel`) prompted with text, one session per video.
 
-transformers' SAM 3 session keeps per-frame state for every object it tracks, so memory grows with video
-length. We run each window of K frames in a fresh session, drop each frame's pixels once it is processed,
-and start the next window O frames early: the O shared frames let `IdStitcher` carry track ids over the
-boundary (and give the new session its hot-start). GPU and host memory then stay flat over a whole game.
+The whole video runs in one streaming session, so SAM 3's memory follows each player for the whole game
+and ids never restart; `sam3_session.prune` drops after every frame what the model will not read again,
+so the session's memory stays flat. Duplicate detections are suppressed by `mask_ops` where transformers
+would need the optional `kernels` package. Each box carries the label of the prompt that found it and a
+per-frame confidence (see `Sam3Detector`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain, islice
 from typing import Any
 
 import numpy as np
@@ -22,8 +22,8 @@ from ..detections import Detections
 from ..exceptions import ConfigError, DetectorError
 from ..prefetch import Prefetcher
 from ..video import Frame
-from .base import DEFAULT_PROMPT, Detector
-from .stitching import IdStitcher
+from .base import DEFAULT_PROMPT, Detector, parse_prompt
+from .stitching import box_iou
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,17 @@ def resolve_device(settings: Settings) -> tuple[str, str]:
     if dtype == "auto":
         dtype = "bfloat16" if device.startswith("cuda") else "float32"
     return device, dtype
+
+
+def require_device(device: str) -> None:
+    """One clear error when SAM3_DEVICE names a CUDA device this machine does not have."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(f"SAM3_DEVICE={device} but no CUDA GPU is usable here (torch {torch.__version__}, "
+                          "driver or GPU missing); set SAM3_DEVICE=auto or cpu")
 
 
 def _nvidia_driver_present() -> bool:
@@ -96,10 +107,16 @@ def load_sam3(source: str, local: bool, device: str, dtype: str):
     try:
         processor = Sam3VideoProcessor.from_pretrained(source, **kwargs)
         model = Sam3VideoModel.from_pretrained(source, dtype=getattr(torch, dtype), **kwargs)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - safetensors and hub errors share no base class; all mean "cannot load"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise DetectorError(f"cannot load SAM 3 from {source}: {first}; {HOW_TO_GET}") from None
-    return model.to(device).eval(), processor
+        raise DetectorError(f"cannot load SAM 3 from {source} ({type(exc).__name__}: {first}); the copy may be "
+                            f"truncated or corrupt: replace it (`bball models stage`, or `hf download`); "
+                            f"{HOW_TO_GET}") from None
+    try:
+        return model.to(device).eval(), processor
+    except (RuntimeError, AssertionError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DetectorError(f"cannot move SAM 3 to {device}: {first}; set SAM3_DEVICE=cpu or auto") from None
 
 
 @dataclass(frozen=True)
@@ -112,25 +129,35 @@ class _Input:
 
 
 class Sam3Detector(Detector):
-    """SAM 3 video detection and tracking with text prompts, windowed so memory stays flat on long videos."""
+    """SAM 3 video detection and tracking with text prompts, in one pruned session per video.
+
+    Each box's confidence is SAM 3's per-frame evidence for that object on that frame: the tracker's
+    object score (sigmoid of its object-score logit: how sure it is the object is visible here), and on the
+    frame a track is born, the detector's score for it. `confidence_threshold` filters boxes frame by frame.
+    """
 
     name = "sam3"
 
     def __init__(self, model, processor, prompts: Iterable[str] = (DEFAULT_PROMPT,),
                  confidence_threshold: float = 0.5, device: str = "cpu", dtype: str = "float32",
-                 window_frames: int = 300, window_overlap: int = 16, masks: bool = False,
-                 stitch_iou: float = 0.5, source: str = "", prefetch: int = 4):
-        self.prompts = tuple(p.strip() for p in prompts if p and p.strip()) or (DEFAULT_PROMPT,)
-        if window_frames < 2:
-            raise ConfigError(f"SAM3_WINDOW_FRAMES must be at least 2, got {window_frames}")
-        if not 1 <= window_overlap < window_frames:
-            raise ConfigError(f"SAM3_WINDOW_OVERLAP must be between 1 and SAM3_WINDOW_FRAMES - 1 "
-                              f"({window_frames - 1}), got {window_overlap}")
+                 masks: bool = False, cross_prompt_iou: float = 0.7, source: str = "", prefetch: int = 4,
+                 prune: bool = True):
+        from .mask_ops import install
+
         self.model, self.processor = model, processor
-        self.confidence_threshold = confidence_threshold
         self.device, self.dtype = device, dtype
-        self.window_frames, self.window_overlap = window_frames, window_overlap
-        self.masks, self.stitch_iou, self.source, self.prefetch = masks, stitch_iou, source, prefetch
+        self.masks, self.source, self.prefetch, self.prune = masks, source, prefetch, prune
+        self.cross_prompt_iou = cross_prompt_iou
+        self.configure(prompts, confidence_threshold)
+        self.postprocessing = install()
+        log.info("SAM 3 duplicate suppression: %s", self.postprocessing)
+
+    def configure(self, prompts: Iterable[str], confidence_threshold: float) -> None:
+        """Change prompts and threshold for the next `track` call; the loaded model is kept."""
+        parsed = [parse_prompt(p) for p in prompts if p and p.strip()] or [parse_prompt(DEFAULT_PROMPT)]
+        self.labels = dict(parsed)  # model text -> label
+        self.prompts = tuple(self.labels)
+        self.confidence_threshold = float(confidence_threshold)
 
     @classmethod
     def from_settings(cls, settings: Settings, prompts: Iterable[str] = (DEFAULT_PROMPT,),
@@ -140,17 +167,18 @@ class Sam3Detector(Detector):
 
         location = find_model(settings).require()
         device, dtype = resolve_device(settings)
+        require_device(device)
         log.info("loading SAM 3 from %s (%s) on %s in %s", location.source, location.origin, device, dtype)
         model, processor = load_sam3(location.source, location.local, device, dtype)
         return cls(model, processor, prompts=prompts, confidence_threshold=confidence_threshold, device=device,
-                   dtype=dtype, window_frames=settings.sam3_window_frames,
-                   window_overlap=settings.sam3_window_overlap, masks=settings.sam3_masks,
+                   dtype=dtype, masks=settings.sam3_masks, cross_prompt_iou=settings.sam3_cross_prompt_iou,
                    source=location.source)
 
     def describe(self) -> str:
-        """Which model, where, and how the video is cut into windows."""
-        return (f"sam3 {self.source or '(in-memory model)'} on {self.device} {self.dtype}, prompts "
-                f"{list(self.prompts)}, windows of {self.window_frames} frames overlapping by {self.window_overlap}")
+        """Which model, where, with which prompts and duplicate suppression."""
+        prompts = [f"{text} -> {label}" for text, label in self.labels.items()]
+        return (f"sam3 {self.source or '(in-memory model)'} on {self.device} {self.dtype}, prompts {prompts}, "
+                f"one {'pruned ' if self.prune else ''}session per video, {self.postprocessing}")
 
     def close(self) -> None:
         """Drop the model; on CUDA hand its memory back."""
@@ -164,38 +192,44 @@ class Sam3Detector(Detector):
 
     # -- tracking -----------------------------------------------------------------------------------
     def track(self, frames: Iterable[Frame], fps: float = 30.0) -> Iterator[Detections]:
-        """Yield each frame's tracked boxes in input order, with ids stable across windows."""
+        """Yield each frame's tracked boxes in input order; ids hold for the whole video."""
+        import torch
+
+        from .sam3_session import prune
+
         if self.model is None:
             raise DetectorError("this SAM 3 detector was closed; create a new one")
-        overlap = self.window_overlap
-        stitcher = IdStitcher(self.stitch_iou)
+        self.session = None
+        # Outputs are held back for SAM 3's hot-start delay, as transformers' `propagate_in_video_iterator`
+        # does, so tracks removed as unconfirmed or duplicate within it are never emitted.
+        delay = max(1, int(getattr(self.model, "hotstart_delay", 0) or 0))
+        pending: deque = deque()
         prefetch = Prefetcher(frames, self._prepare, self.prefetch, name="sam3-prefetch")
-        inputs = iter(prefetch)
-        replay: list[_Input] = []
-        tail: deque[Detections] = deque(maxlen=overlap)  # last emitted frames, global ids
+        if not self.masks:
+            # postprocess_outputs takes boxes before making full-resolution masks non-overlapping; without
+            # stored masks that step (a per-pixel argmax over all objects at video size) is wasted work.
+            self.processor._apply_object_wise_non_overlapping_constraints = _masks_unchanged
         try:
-            while True:
-                next_replay: deque[_Input] = deque(maxlen=overlap)
-                shared: list[Detections] = []
-                fresh = 0
-                for det, replayed in self._window(replay, inputs, next_replay):
-                    if replayed:
-                        shared.append(det)
-                        continue
-                    if fresh == 0:
-                        carried = stitcher.start_window(Detections.merge(tail), Detections.merge(shared))
-                        if replay:
-                            log.debug("window at frame %d: carried ids %s", det.frame_number[0] if len(det)
-                                      else -1, carried)
-                    det.tracker_id = stitcher.to_global(det.tracker_id)
-                    tail.append(det)
-                    fresh += 1
-                    yield det
-                if fresh == 0:
-                    return
-                replay = list(next_replay)
+            for step, item in enumerate(prefetch):
+                if self.session is None:
+                    self.session = self._new_session(item.size)
+                session = self.session
+                with torch.inference_mode():
+                    # Consecutive session indices (not video frame numbers, which skip when sampling): the
+                    # tracker reads its memory at fixed offsets back from the current index.
+                    session.add_new_frame(item.pixels, step)
+                    out = self.model(inference_session=session, frame_idx=step)
+                session.hotstart_removed_obj_ids.update(out.removed_obj_ids or ())
+                pending.append((item, out))
+                if self.prune:
+                    prune(session, self.model, step)
+                if len(pending) >= delay:
+                    yield self._detections(session, *pending.popleft())
+            while pending:
+                yield self._detections(self.session, *pending.popleft())
         finally:
             prefetch.close()
+            self.processor.__dict__.pop("_apply_object_wise_non_overlapping_constraints", None)
 
     def _prepare(self, frame: Frame) -> _Input:
         import torch
@@ -209,55 +243,58 @@ class Sam3Detector(Detector):
     def _new_session(self, size: tuple[int, int]):
         import torch
 
+        from .sam3_session import FrameStore
+
         session = self.processor.init_video_session(inference_device=self.device,
                                                     dtype=getattr(torch, self.dtype))
         session.video_height, session.video_width = size
+        if self.prune:
+            session.processed_frames = FrameStore()
         self.processor.add_text_prompt(session, list(self.prompts))
         return session
 
-    def _window(self, replay: list[_Input], inputs: Iterator[_Input], next_replay: deque
-                ) -> Iterator[tuple[Detections, bool]]:
-        """Track one window: the replayed overlap frames, then up to K - len(replay) new frames.
-
-        Yields (detections with this window's ids, replayed?) per frame, in order, after SAM 3's hot-start
-        delay, as transformers' own `propagate_in_video_iterator` does.
-        """
-        import torch
-
-        first = next(inputs, None)
-        if first is None:
-            return
-        session = self._new_session(first.size)
-        fresh = chain([first], islice(inputs, self.window_frames - len(replay) - 1))
-        steps = chain(((item, True) for item in replay), ((item, False) for item in fresh))
-        delay = max(1, int(getattr(self.model, "hotstart_delay", 0) or 0))
-        pending: deque = deque()
-        for local, (item, replayed) in enumerate(steps):
-            with torch.inference_mode():
-                session.add_new_frame(item.pixels, local)
-                out = self.model(inference_session=session, frame_idx=local)
-                # The session keeps every frame's pixels but only reads the current one; keep the key, since
-                # the tracker reads len(processed_frames) as the video length.
-                session.processed_frames[local] = None
-            session.hotstart_removed_obj_ids.update(out.removed_obj_ids or ())
-            next_replay.append(item)
-            pending.append((item, replayed, out))
-            if len(pending) >= delay:
-                yield self._detections(session, *pending.popleft())
-        while pending:
-            yield self._detections(session, *pending.popleft())
-
-    def _detections(self, session, item: _Input, replayed: bool, out) -> tuple[Detections, bool]:
+    def _detections(self, session, item: _Input, out) -> Detections:
         import torch
 
         with torch.inference_mode():
             result = self.processor.postprocess_outputs(session, out)
         ids = result["object_ids"].cpu().numpy()
-        scores = result["scores"].float().cpu().numpy().reshape(-1)
+        per_frame = out.obj_id_to_tracker_score or {}
+        scores = np.array([per_frame.get(int(i), 0.0) for i in ids], np.float32).reshape(-1)
         boxes = result["boxes"].float().cpu().numpy().reshape(-1, 4)
-        keep = scores >= self.confidence_threshold
-        det = Detections.for_frame(item.index, boxes[keep], scores[keep], ids[keep])
+        label_of = {int(i): self.labels.get(text, text) for text, obj_ids in result["prompt_to_obj_ids"].items()
+                    for i in obj_ids}
+        labels = np.array([label_of[int(i)] for i in ids], dtype=object)
+        keep = self._cross_prompt_keep(ids, boxes, scores, labels, out.obj_id_to_mask)
+        keep &= scores >= self.confidence_threshold
+        det = Detections.for_frame(item.index, boxes[keep], scores[keep], ids[keep]).with_labels(labels[keep])
         if self.masks:
-            det = Detections(det.xyxy, det.confidence, det.tracker_id, det.frame_number,
-                             {"mask": result["masks"].cpu().numpy()[keep]})
-        return det, replayed
+            det.data["mask"] = result["masks"].cpu().numpy()[keep]
+        return det
+
+    def _cross_prompt_keep(self, ids, boxes, scores, labels, low_res: dict) -> np.ndarray:
+        """Keep one box where one object was found by two prompts: of two boxes with different labels whose
+        masks overlap by at least `cross_prompt_iou` (IoU of SAM 3's low-resolution masks), the one with the
+        lower confidence is dropped. (SAM 3 suppresses duplicates only within a prompt.)"""
+        keep = np.ones(len(ids), bool)
+        if len(ids) < 2 or len(set(labels.tolist())) < 2:
+            return keep
+        # Boxes first: only pairs whose boxes overlap at all need a mask comparison.
+        candidates = (box_iou(boxes, boxes) > 0) & (labels[:, None] != labels[None, :])
+        for a, b in zip(*np.nonzero(np.triu(candidates, 1))):
+            if keep[a] and keep[b] and _mask_iou(low_res[int(ids[a])], low_res[int(ids[b])]) >= self.cross_prompt_iou:
+                loser = b if (scores[a], -ids[a]) >= (scores[b], -ids[b]) else a
+                keep[loser] = False
+        return keep
+
+
+def _masks_unchanged(pred_masks, *_, **__):
+    """Stand-in for the processor's mask non-overlap step when only boxes are kept."""
+    return pred_masks
+
+
+def _mask_iou(a, b) -> float:
+    """IoU of two mask-logit tensors (foreground where > 0)."""
+    a, b = a > 0, b > 0
+    union = int((a | b).sum())
+    return int((a & b).sum()) / union if union else 0.0

@@ -1,9 +1,10 @@
-"""Keeping track ids stable across the windows a long video is cut into.
+"""Keeping track ids stable across pieces of a video tracked separately (segments, restarted runs).
 
-Each window is tracked from a fresh model state, so its track ids start over. Consecutive windows share a
-few frames (the overlap); on those frames the previous window's boxes already carry global ids, and the
-new window's boxes carry its local ids. A local track takes over the global id of the previous track whose
-boxes it overlaps best (IoU averaged over the shared frames); every other local track gets a new id.
+Each piece is tracked from a fresh state, so its track ids start over. Consecutive pieces share a few frames
+(the overlap); on those frames the previous piece's boxes already carry global ids, and the new piece's
+boxes carry its local ids. Local tracks take over the global ids of previous tracks by an optimal
+one-to-one assignment (Hungarian) on box IoU averaged over the shared frames; every other local track gets
+a new id. (SAM 3 itself runs one continuous session per video and needs none of this.)
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def match_tracks(previous: Detections, current: Detections, iou_threshold: float
     """Map current track ids to previous ones by their boxes on the frames both cover.
 
     A pair's score is the sum of per-frame IoUs divided by the number of shared frames on which either
-    track appears, so a track present on only some of the overlap cannot claim a steady one. Pairs are
-    taken greedily, best first, each id at most once; pairs below `iou_threshold` are not matched.
+    track appears, so a track present on only some of the overlap cannot claim a steady one. Each id is
+    matched at most once, by the assignment with the highest total score; pairs below `iou_threshold` are
+    not matched.
     """
     frames = np.intersect1d(np.unique(previous.frame_number), np.unique(current.frame_number))
     if len(frames) == 0:
@@ -55,17 +57,32 @@ def match_tracks(previous: Detections, current: Detections, iou_threshold: float
             np.add.at(iou_sum, (ci[:, None], pi[None, :]), box_iou(c.xyxy, p.xyxy))
     either = (present_cur[:, :, None] | present_prev[:, None, :]).sum(axis=0)
     score = iou_sum / np.maximum(either, 1)
+    return _assign(score, cur_ids, prev_ids, iou_threshold)
+
+
+def _assign(score: np.ndarray, cur_ids: np.ndarray, prev_ids: np.ndarray, threshold: float) -> dict[int, int]:
+    """Optimal one-to-one matching maximising the summed score; pairs under `threshold` are dropped.
+
+    Greedy best-first matching can take a pair that forces two others apart: with scores A-B 0.9, A-C 0.85
+    and D-B 0.8 it takes A-B alone, where the Hungarian assignment takes A-C and D-B. Pairs below the
+    threshold count as zero, so they never push a good pair out.
+    """
+    gain = np.where(score >= threshold, score, 0.0)
+    try:
+        from scipy.optimize import linear_sum_assignment
+    except ImportError:  # scipy comes with the CPU trackers; without it fall back to greedy best-first
+        rows, cols = [], []
+        for flat in np.argsort(-gain, axis=None):
+            r, c = np.unravel_index(flat, gain.shape)
+            if r not in rows and c not in cols:
+                rows.append(r)
+                cols.append(c)
+    else:
+        rows, cols = linear_sum_assignment(gain, maximize=True)
     matches: dict[int, int] = {}
-    used_prev: set[int] = set()
-    for flat in np.argsort(-score, axis=None):
-        ci, pi = np.unravel_index(flat, score.shape)
-        if score[ci, pi] < iou_threshold:
-            break
-        cid, pid = int(cur_ids[ci]), int(prev_ids[pi])
-        if cid in matches or pid in used_prev:
-            continue
-        matches[cid] = pid
-        used_prev.add(pid)
+    for r, c in zip(rows, cols):
+        if score[r, c] >= threshold:
+            matches[int(cur_ids[r])] = int(prev_ids[c])
     return matches
 
 
