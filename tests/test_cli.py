@@ -119,7 +119,8 @@ def test_export_mot_is_evaluated_by_trackers_eval_against_ground_truth(sample_cl
 def test_export_csv_has_header_and_rows(sample_clip, tmp_path):
     _run("analyze", str(sample_clip[0]))
     out = _run("export", "1", "--format", "csv").output.splitlines()
-    assert out[0] == "frame_number,tracking_id,bbox_x,bbox_y,bbox_width,bbox_height,confidence_score"
+    assert out[0] == "frame_number,tracking_id,bbox_x,bbox_y,bbox_width,bbox_height,confidence_score,label"
+    assert out[1].endswith(",player")
     assert len(out) > 100
 
 

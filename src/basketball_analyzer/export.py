@@ -7,7 +7,8 @@ from typing import TextIO
 
 from .detections import Detections
 
-CSV_HEADER = ["frame_number", "tracking_id", "bbox_x", "bbox_y", "bbox_width", "bbox_height", "confidence_score"]
+CSV_HEADER = ["frame_number", "tracking_id", "bbox_x", "bbox_y", "bbox_width", "bbox_height", "confidence_score",
+              "label"]
 
 
 def write_mot(det: Detections, out: TextIO) -> int:
@@ -20,10 +21,10 @@ def write_mot(det: Detections, out: TextIO) -> int:
 
 
 def write_csv(det: Detections, out: TextIO) -> int:
-    """The `player_detections` columns with a header row; returns data rows written."""
+    """The `player_detections` columns with a header row, each box's label last; returns data rows written."""
     writer = csv.writer(out)
     writer.writerow(CSV_HEADER)
     rows = det.rows()
-    writer.writerows((f, t, round(x, 2), round(y, 2), round(w, 2), round(h, 2), round(c, 4))
-                     for f, t, x, y, w, h, c in rows)
+    writer.writerows((f, t, round(x, 2), round(y, 2), round(w, 2), round(h, 2), round(c, 4), label)
+                     for (f, t, x, y, w, h, c), label in zip(rows, det.labels.tolist()))
     return len(rows)

@@ -18,8 +18,14 @@ from typing import Any
 _SECRET_ENV = ("R2_SECRET_ACCESS_KEY", "R2_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
                "AWS_SESSION_TOKEN")
 _SIGNATURE = re.compile(r"(X-Amz-Signature=|X-Amz-Credential=|Signature=|Credential=)[^&\s,\"']+", re.IGNORECASE)
-# The password in a URL such as postgresql://user:password@host/db.
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
+# The credentials in a URL: scheme://user:password@host/… or scheme://token@host/…. Greedy up to the last
+# "@" before the path, so a password that itself holds an "@" is masked whole.
+_URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)([^/\s?#]*)@", re.IGNORECASE)
+# Credentials passed as query parameters (?password=…, &token=…).
+_QUERY_SECRET = re.compile(r"([?&](?:password|passwd|pwd|secret|token|access_?key|secret_?key|api_?key)=)"
+                           r"[^&\s#\"']+", re.IGNORECASE)
+# C0 and C1 control characters (ESC starts terminal escape sequences) and DEL.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _known_secrets: set[str] = set()
 
 WORKER_LOGGER = "basketball_analyzer.worker"
@@ -43,11 +49,28 @@ def secrets_in_env() -> list[str]:
 
 
 def redact(text: str, secrets: list[str] | None = None) -> str:
-    """`text` with known secret values, URL passwords and request signatures replaced by ***."""
+    """`text` with known secret values, URL credentials and request signatures replaced by ***."""
     for value in secrets if secrets is not None else secrets_in_env():
         text = text.replace(value, "***")
-    text = _URL_PASSWORD.sub(r"\1***@", text)
+    text = _URL_USERINFO.sub(_mask_userinfo, text)
+    text = _QUERY_SECRET.sub(r"\1***", text)
     return _SIGNATURE.sub(r"\1***", text)
+
+
+def _mask_userinfo(match: re.Match) -> str:
+    # Keep the user name (it helps find the wrong setting); a lone token before "@" is masked whole.
+    user, sep, _ = match.group(2).partition(":")
+    return f"{match.group(1)}{user}:***@" if sep else f"{match.group(1)}***@"
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """`text` from a bucket or a file made safe to print: control characters (terminal escape sequences,
+    newlines) shown as \\xNN escapes, optionally cut to `limit` characters. Rich markup is the printer's
+    concern (`rich.markup.escape`)."""
+    text = str(text)
+    if limit is not None and len(text) > limit:
+        text = text[: max(0, limit - 1)] + "…"
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _redact_value(value: Any, secrets: list[str]) -> Any:

@@ -13,6 +13,7 @@ from basketball_analyzer.db import CloudImport, transaction
 from basketball_analyzer.db.detections import count_detections, insert_detections, load_detections
 from basketball_analyzer.detections import Detections
 from basketball_analyzer.exceptions import JobError, NotFound, ResultsError
+from basketball_analyzer.lifecycle import ResultsFile
 from basketball_analyzer.videos import register_video
 
 
@@ -24,8 +25,8 @@ def boxes(frames: int = 40, players: int = 3, width: float = 30.0) -> Detections
                                 np.full(n, 0.75))
 
 
-def write_results(path, det: Detections, job_id: str = "job-a") -> ResultsWriter:
-    with ResultsWriter(path, job_id=job_id, video_id=1, detector="hog", row_group_rows=50) as w:
+def write_results(path, det: Detections, job_id: str = "job-a", video_id: int = 1) -> ResultsWriter:
+    with ResultsWriter(path, job_id=job_id, video_id=video_id, detector="hog", row_group_rows=50) as w:
         w.write(det)
     return w
 
@@ -178,10 +179,8 @@ def completed_job(queue, storage, tmp_path, video_id, path, frames) -> str:
     claim = queue.claim("test-worker")
     assert claim.job_id == manifest.job_id
     results = tmp_path / f"{manifest.job_id}.parquet"
-    writer = write_results(results, boxes(frames=frames), job_id=manifest.job_id)
-    key = storage.upload_results(claim.job_id, results, attempt=claim.manifest.attempts)
-    queue.complete(claim, results_key=key, results_sha256=writer.sha256, results_rows=writer.rows,
-                   frames_processed=frames)
+    writer = write_results(results, boxes(frames=frames), job_id=manifest.job_id, video_id=video_id)
+    claim.complete(ResultsFile(results, writer.sha256, writer.rows, frames, frames))
     return manifest.job_id
 
 
@@ -207,7 +206,7 @@ def test_import_job_stores_marks_imported_and_is_idempotent(queue, storage, tmp_
     assert ledger_rows(None) == 1
     with transaction() as s:
         assert find_import(s, job_id).frames_processed == frames
-    assert storage.list_job_ids() == [job_id]  # no clean-up unless asked
+    assert queue.files.list_job_ids() == [job_id]  # no clean-up unless asked
 
 
 def test_crash_between_commit_and_manifest_update_then_one_copy(queue, storage, tmp_path, clips, monkeypatch):
@@ -249,15 +248,15 @@ def test_crash_inside_the_db_step_then_one_copy(queue, storage, tmp_path, clips,
 def test_crash_during_cleanup_is_finished_by_the_next_run(queue, storage, tmp_path, clips, monkeypatch):
     (vid, (path, frames)), *_ = clips.items()
     job_id = completed_job(queue, storage, tmp_path, vid, path, frames)
-    monkeypatch.setattr(type(storage), "delete_job_files",
+    monkeypatch.setattr(type(queue.files), "delete_job_files",
                         lambda self, job_id: (_ for _ in ()).throw(RuntimeError("killed in clean-up")))
     with pytest.raises(RuntimeError):
         importer.import_all(storage, None, cleanup=True)
-    assert status(queue, job_id) == "imported" and storage.list_job_ids() == [job_id]
+    assert status(queue, job_id) == "imported" and queue.files.list_job_ids() == [job_id]
     monkeypatch.undo()
     outcomes = importer.import_all(storage, None, cleanup=True)
     assert [(o.already_imported, o.cleaned_up) for o in outcomes] == [(True, True)]
-    assert storage.list_job_ids() == []
+    assert queue.files.list_job_ids() == []
     assert stored(vid) == frames * 3 and ledger_rows(None) == 1
     assert importer.import_all(storage, None, cleanup=True) == []
 
@@ -298,7 +297,7 @@ def test_import_all_imports_each_job_and_reports_a_bad_one(queue, storage, tmp_p
     assert by_id[ja].cleaned_up and by_id[jb].cleaned_up
     assert "video 999, which is not registered" in by_id[jc].error
     assert stored(va) == fa * 3 and stored(vb) == fb * 3 and ledger_rows(None) == 2
-    assert storage.list_job_ids() == [jc]
+    assert queue.files.list_job_ids() == [jc]
     assert status(queue, jc) == "completed"
 
 
@@ -337,7 +336,7 @@ def test_cli_import_all_fails_when_a_job_fails(queue, storage, tmp_path, clips):
     completed_job(queue, storage, tmp_path, 999, path, frames)
     result = CliRunner().invoke(cli, ["cloud", "import-all"])
     assert result.exit_code == 1
-    assert "failed: cloud job" in result.output
+    assert "Not imported" in result.output and "which is not registered" in result.output
     assert "1 of 1 job(s) could not be imported" in result.output
 
 
@@ -360,4 +359,4 @@ def test_a_real_worker_run_imports(queue, storage, cloud_settings, clips):
         det = load_detections(s, vid, cloud_job_id=job.job_id)
     assert len(det) == outcome.rows > 0
     assert det.frame_number.min() >= 0 and det.frame_number.max() < frames
-    assert storage.list_job_ids() == []
+    assert queue.files.list_job_ids() == []

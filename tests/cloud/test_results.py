@@ -57,11 +57,12 @@ def test_file_is_self_describing_for_standard_tools(tmp_path):
     path = tmp_path / "r.parquet"
     write(path, frames(0, 5))
     table = pq.read_table(path)
-    assert tuple(table.column_names) == COLUMNS
+    assert tuple(table.column_names) == (*COLUMNS, "label")
     assert table.num_rows == 15
+    assert set(table.column("label").to_pylist()) == {"player"}
     columns = pq.ParquetFile(path).metadata.row_group(0)
-    assert {columns.column(i).compression for i in range(len(COLUMNS))} == {"ZSTD"}
-    assert read_metadata(path) == {"schema_version": "1", "job_id": "job-1", "video_id": "7",
+    assert {columns.column(i).compression for i in range(len(COLUMNS) + 1)} == {"ZSTD"}
+    assert read_metadata(path) == {"schema_version": "2", "job_id": "job-1", "video_id": "7",
                                    "detector": "hog"}
 
 
@@ -141,10 +142,13 @@ def test_invalid_rows_are_refused_naming_the_row(tmp_path, column, value, messag
 def test_unknown_schema_version_and_missing_columns(tmp_path):
     import pyarrow as pa
 
-    path = tmp_path / "v2.parquet"
+    path = tmp_path / "v3.parquet"
     table = pa.table({c: pa.array([1], pa.int32()) for c in COLUMNS})
+    pq.write_table(table.replace_schema_metadata({b"bball.schema_version": b"3"}), path)
+    with pytest.raises(ResultsError, match="schema version 3"):
+        read_all(path)
     pq.write_table(table.replace_schema_metadata({b"bball.schema_version": b"2"}), path)
-    with pytest.raises(ResultsError, match="schema version 2"):
+    with pytest.raises(ResultsError, match="lacks column.*label"):  # version 2 files carry labels
         read_all(path)
     pq.write_table(table.drop(["bbox_width"]).replace_schema_metadata({b"bball.schema_version": b"1"}), path)
     with pytest.raises(ResultsError, match="lacks column"):
@@ -161,3 +165,94 @@ def test_nulls_are_refused(tmp_path):
     pq.write_table(pa.table(cols).replace_schema_metadata({b"bball.schema_version": b"1"}), path)
     with pytest.raises(ResultsError, match="row 1: bbox_height is empty"):
         read_all(path)
+
+
+def _version1_file(path, rows: int = 4) -> None:
+    """A results file as bball wrote them before labels (schema version 1, no label column)."""
+    import pyarrow as pa
+
+    cols = {c: pa.array([10.0] * rows, pa.float32()) for c in COLUMNS}
+    cols["frame_number"] = pa.array(range(rows), pa.int32())
+    cols["tracking_id"] = pa.array([1] * rows, pa.int32())
+    cols["confidence_score"] = pa.array([0.5] * rows, pa.float32())
+    pq.write_table(pa.table(cols).replace_schema_metadata({b"bball.schema_version": b"1"}), path)
+
+
+def test_version_1_files_read_as_players(tmp_path):
+    path = tmp_path / "v1.parquet"
+    _version1_file(path)
+    got = read_all(path, frame_count=4)
+    assert len(got) == 4 and got.labels.tolist() == ["player"] * 4
+
+
+def test_labels_round_trip_and_are_dictionary_encoded(tmp_path):
+    path = tmp_path / "labels.parquet"
+    det = frames(0, 20).with_labels(np.array(["player", "referee", "ball"] * 20, dtype=object))
+    writer = write(path, det, row_group_rows=16)
+    got = read_all(path, expected_sha256=writer.sha256, frame_count=20, batch_rows=7)
+    assert got.labels.tolist() == det.labels.tolist()
+    meta = pq.ParquetFile(path).metadata.row_group(0).column(len(COLUMNS))
+    assert "RLE_DICTIONARY" in meta.encodings or "PLAIN_DICTIONARY" in meta.encodings
+
+
+def test_bad_labels_are_refused(tmp_path):
+    import pyarrow as pa
+
+    with pytest.raises(ValueError, match="label"), ResultsWriter(tmp_path / "w.parquet") as writer:
+        writer.write(frames(0, 1).with_labels("x" * 65))
+    path = tmp_path / "bad.parquet"
+    cols = {c: pa.array([10.0, 10.0], pa.float32()) for c in COLUMNS}
+    cols["frame_number"] = pa.array([0, 1], pa.int32())
+    cols["tracking_id"] = pa.array([1, 1], pa.int32())
+    cols["confidence_score"] = pa.array([0.5, 0.5], pa.float32())
+    for labels, message in ((["player", None], "row 1: label is empty"),
+                            (["player", "\x1b[2J" + "y" * 70], r"label '\\x1b\[2J")):
+        cols["label"] = pa.array(labels, pa.string())
+        pq.write_table(pa.table(cols).replace_schema_metadata({b"bball.schema_version": b"2"}), path)
+        with pytest.raises(ResultsError, match=message) as info:
+            read_all(path, frame_count=2)
+        assert "\x1b" not in str(info.value)
+
+
+def test_float_beyond_32_bits_is_refused_before_conversion(tmp_path):
+    """A finite float64 width of 1e300 would become inf as float32: refused as out of range."""
+    import pyarrow as pa
+
+    path = tmp_path / "big.parquet"
+    cols = {c: pa.array([10.0, 10.0], pa.float64()) for c in COLUMNS}
+    cols["frame_number"] = pa.array([0, 1], pa.int32())
+    cols["tracking_id"] = pa.array([1, 1], pa.int32())
+    cols["confidence_score"] = pa.array([0.5, 0.5], pa.float64())
+    cols["bbox_width"] = pa.array([10.0, 1e300], pa.float64())
+    cols["label"] = pa.array(["player"] * 2, pa.string())
+    pq.write_table(pa.table(cols).replace_schema_metadata({b"bball.schema_version": b"2"}), path)
+    with pytest.raises(ResultsError, match=r"bbox_width is 1e\+300, beyond the 32-bit float range"):
+        read_all(path, frame_count=2)
+
+
+def test_box_whose_edge_overflows_is_refused(tmp_path):
+    path = tmp_path / "edge.parquet"
+    big = float(np.finfo(np.float32).max) * 0.75
+    det = Detections(np.array([[0, 0, 10, 10]], np.float32), [0.5], [1], [0])
+    cols = det.columns()
+    writer = ResultsWriter(path, video_id=1)
+    with writer:
+        # x and width both finite and in range; their sum (the right edge) is not.
+        writer.write(Detections.from_xywh(cols["frame_number"], cols["tracking_id"], [0.0], [0.0], [10.0],
+                                          [10.0], [0.5]))
+    import pyarrow as pa
+
+    table = pq.read_table(path)
+    table = table.set_column(2, "bbox_x", pa.array([big], pa.float32()))
+    table = table.set_column(4, "bbox_width", pa.array([big], pa.float32()))
+    pq.write_table(table, path)
+    with pytest.raises(ResultsError, match="right edge overflows"):
+        read_all(path, frame_count=1)
+
+
+def test_crowded_frame_is_refused(tmp_path):
+    path = tmp_path / "crowd.parquet"
+    write(path, frames(0, 2, players=3), frames(2, 1, players=9), row_group_rows=4)
+    assert len(read_all(path, frame_count=3, max_rows_per_frame=9, batch_rows=4)) == 15
+    with pytest.raises(ResultsError, match="frame 2 has more than 8 boxes"):
+        read_all(path, frame_count=3, max_rows_per_frame=8, batch_rows=4)

@@ -87,3 +87,39 @@ def test_a_failed_transaction_writes_nothing(db_url, sample_clip):
     with transaction(db_url) as s:
         assert count_detections(s) == 0
         assert s.execute(text("SELECT COUNT(*) FROM videos")).scalar_one() == 0
+
+
+def test_migration_0002_labels_existing_rows_player(tmp_path, sample_clip):
+    """A database made before labels existed: its rows become "player" and new rows keep their label."""
+    from alembic import command
+    from alembic.config import Config
+
+    from basketball_analyzer.db.engine import _MIGRATIONS, _create, migrate
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = _create(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO videos (id, path, file_name, size_bytes, sha256, fps, frame_count, width, "
+                          "height, duration, created_at) VALUES (1, 'a', 'a', 1, 'x', 30, 10, 4, 4, 1, "
+                          "'2026-01-01')"))
+        conn.execute(text("INSERT INTO player_detections (video_id, frame_number, tracking_id, bbox_x, bbox_y, "
+                          "bbox_width, bbox_height, confidence_score) VALUES (1, 0, 1, 0, 0, 1, 1, 0.5)"))
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT label FROM player_detections")).scalars().all() == ["player"]
+        cols = {c["name"]: c for c in inspect(conn).get_columns("player_detections")}
+        assert cols["label"]["nullable"] is False
+    engine.dispose()
+
+
+def test_label_column_on_both_databases(db_url):
+    insp = inspect(get_engine(db_url))
+    cols = {c["name"]: c for c in insp.get_columns("player_detections")}
+    assert cols["label"]["nullable"] is False and cols["label"]["type"].length == 64
+    with get_engine(db_url).connect() as c:
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .cloud_jobs import shown
 from .common import fail, print_table, progress_bar
 
 _CLEANUP = click.option("--cleanup/--no-cleanup", default=False, show_default=True,
@@ -20,9 +21,7 @@ def _storage_and_db():
 
 
 def _row(outcome) -> list:
-    if outcome.error:
-        result = "failed: " + outcome.error
-    elif outcome.already_imported:
+    if outcome.already_imported:
         result = "already imported"
     else:
         result = "imported"
@@ -65,10 +64,14 @@ def cloud_import_all(cleanup: bool) -> None:
     if not outcomes:
         click.echo("No completed cloud jobs to import (see `bball cloud status`).")
         return
-    print_table("Imported", _COLUMNS, [_row(o) for o in outcomes])
-    _summary(outcomes)
+    done = [o for o in outcomes if not o.error]
     failed = [o for o in outcomes if o.error]
+    if done:
+        print_table("Imported", _COLUMNS, [_row(o) for o in done])
+    _summary(outcomes)
     if failed:
+        print_table("Not imported", ["job", "video", "why"],
+                    [[o.cloud_job_id, o.video_id or None, shown(o.error)] for o in failed])
         fail(f"{len(failed)} of {len(outcomes)} job(s) could not be imported; see the table above")
 
 

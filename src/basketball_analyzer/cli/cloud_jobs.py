@@ -1,4 +1,8 @@
-"""`bball cloud submit|status|cancel|retry`: the bucket job queue from the command line."""
+"""`bball cloud submit|status|cancel|retry|delete|gc`: the bucket job queue from the command line.
+
+Every string that comes from the bucket (worker ids, errors, unreadable manifests) is shown literally:
+rich markup escaped, control characters and terminal escape sequences shown as \\xNN (`shown`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .common import build_params, params_options, print_json, print_table, progress_bar
+from .common import build_params, fail, params_options, print_json, print_table, progress_bar
 
 
 def _queue():
@@ -14,6 +18,15 @@ def _queue():
     from ..config import get_settings
 
     return CloudQueue.from_settings(get_settings())
+
+
+def shown(value, limit: int | None = None) -> str:
+    """A bucket string as table text: printable and never read as rich markup."""
+    from rich.markup import escape
+
+    from ..logs import printable
+
+    return escape(printable("" if value is None else str(value), limit))
 
 
 def format_age(seconds: float) -> str:
@@ -26,22 +39,25 @@ def format_age(seconds: float) -> str:
 
 
 @click.command("submit")
-@click.option("--video-id", type=click.IntRange(min=1), required=True,
-              help="The video's id in the local database.")
+@click.option("--video-id", type=click.IntRange(min=1, max=2**31 - 1), default=None,
+              help="The video's id in the local database (its registered file is uploaded).")
 @click.option("--video-path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="The video file (default: the registered video's path).")
+              help="The video file: alone, it is registered if new; with --video-id, it must be that "
+                   "video's file.")
 @params_options
-def cloud_submit(video_id: int, video_path: Path | None, sample_interval: int, confidence: float,
+def cloud_submit(video_id: int | None, video_path: Path | None, sample_interval: int, confidence: float,
                  detector: str | None, prompts: tuple[str, ...]) -> None:
     """Upload a video to the bucket and queue a detection job for cloud workers."""
     from ..cloud.submit import submit_job
 
+    if video_id is None and video_path is None:
+        raise click.UsageError("give --video-id, --video-path, or both")
     params = build_params(sample_interval, confidence, detector, prompts)
     queue = _queue()
     with progress_bar("Uploading", unit="bytes") as update:
         manifest = submit_job(queue, video_id=video_id, video_path=video_path, params=params,
                               on_upload=lambda done, total: update(done, total))
-    click.echo(f"Submitted job {manifest.job_id} for video {video_id} "
+    click.echo(f"Submitted job {manifest.job_id} for video {manifest.video_id} "
                f"({manifest.frames_total} frames to process).")
     click.echo("Next: start a worker with `bball worker --cloud` and watch it with `bball cloud status`.")
 
@@ -67,35 +83,84 @@ def cloud_status(as_json: bool) -> None:
     for v in views:
         m = v.manifest
         if m is None:
-            rows.append((v.job_id, "", "invalid", "", "", "", v.problem))
+            rows.append((shown(v.job_id), "", "invalid", "", "", "", shown(v.problem, 120)))
             continue
         total = m.frames_total if m.frames_total is not None else "?"
         age = format_age(now - (parse_time(m.created_at) or now))
-        note = (m.error or "")[:70]
-        rows.append((m.job_id, m.video_id, m.status.value, f"{v.frames_done}/{total}", m.worker_id or "", age,
-                     note))
+        rows.append((m.job_id, m.video_id, m.status.value, f"{_frames_done(v)}/{total}",
+                     shown(m.worker_id, 40), age, shown(m.error, 70)))
     columns = ["job", "video", "status", "progress", "worker", "age", "error"]
-    print_table(f"Cloud jobs in {queue.storage.bucket}", columns, rows)
+    print_table(f"Cloud jobs in {shown(queue.storage.bucket)}", columns, rows)
+
+
+def _frames_done(view) -> int | str:
+    """Frames done, or "?" when the worker's progress record is malformed (it is advisory, never fatal)."""
+    try:
+        done = view.frames_done
+    except (TypeError, ValueError, OverflowError, AttributeError):
+        return "?"
+    return done if isinstance(done, int) and not isinstance(done, bool) and 0 <= done < 2**63 else "?"
 
 
 @click.command("cancel")
 @click.option("--job-id", required=True, help="The cloud job to cancel.")
 def cloud_cancel(job_id: str) -> None:
-    """Cancel a pending, running or failed job; a worker running it stops and drops its results."""
+    """Cancel a pending, running, completed or failed job; a worker running it stops and drops its results."""
     manifest = _queue().cancel(job_id)
     click.echo(f"Cancelled job {manifest.job_id}.")
 
 
 @click.command("retry")
-@click.option("--job-id", required=True, help="The failed cloud job to run again.")
+@click.option("--job-id", required=True, help="The cloud job to run again.")
 def cloud_retry(job_id: str) -> None:
-    """Put a failed job back to pending, with a fresh set of attempts."""
+    """Queue a completed, failed or cancelled job again, with a fresh set of attempts."""
     manifest = _queue().retry(job_id)
     click.echo(f"Job {manifest.job_id} is pending again. Run a worker with: bball worker --cloud")
 
 
+@click.command("delete")
+@click.option("--job-id", required=True, help="The cloud job to delete, in any state.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def cloud_delete(job_id: str, yes: bool) -> None:
+    """Delete a job and all its files from the bucket (a worker running it stops and uploads nothing)."""
+    from ..cloud.gc import delete_job
+    from ..cloud.manifest import validate_job_id
+
+    job_id = validate_job_id(job_id)
+    queue = _queue()
+    if not yes:
+        click.confirm(f"Delete job {job_id} and all its files from bucket {queue.storage.bucket!r}?",
+                      abort=True)
+    count = delete_job(queue, job_id)
+    click.echo(f"Deleted job {job_id} ({count} file(s)).")
+
+
+@click.command("gc")
+@click.option("--older-than", default="7d", show_default=True,
+              help="Only what is older than this age (e.g. 7d, 12h, 30m, 0).")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+def cloud_gc(older_than: str, dry_run: bool) -> None:
+    """Delete files of cancelled, failed and imported jobs, orphaned objects and unfinished uploads."""
+    from ..cloud.gc import collect, parse_age
+
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    report = collect(_queue(), older_than=age, dry_run=dry_run)
+    verb = "Would delete" if dry_run else "Deleted"
+    if report.items:
+        print_table(f"{verb} (older than {older_than})", ["what", "kind", "bytes", "why"],
+                    [(shown(i.name), i.kind, i.size, i.reason) for i in report.items])
+    click.echo(f"{verb} {len(report.items)} item(s), {report.bytes:,} bytes.")
+    if report.errors:
+        print_table("Could not delete", ["what", "error"],
+                    [(shown(e.split(": ", 1)[0]), shown(e.split(": ", 1)[-1], 120)) for e in report.errors])
+        fail(f"{len(report.errors)} item(s) could not be deleted; run gc again")
+
+
 def attach(group: click.Group) -> None:
-    """Add submit, status, cancel and retry to `bball cloud`."""
-    for command in (cloud_submit, cloud_status, cloud_cancel, cloud_retry):
+    """Add submit, status, cancel, retry, delete and gc to `bball cloud`."""
+    for command in (cloud_submit, cloud_status, cloud_cancel, cloud_retry, cloud_delete, cloud_gc):
         group.add_command(command)
 

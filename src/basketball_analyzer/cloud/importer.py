@@ -1,9 +1,16 @@
-"""Importing cloud results into `player_detections`: verified, bulk, idempotent, recorded in a ledger.
+"""Storing results files in `player_detections`: the one path every run's detections take into the database.
 
-Crash safety comes from the order of the steps. The boxes and the ledger row (`cloud_imports`) are written
-in one transaction; the manifest is marked `imported` only after that commits, and the bucket is cleaned
-only after that. A crash anywhere leaves either nothing (rolled back) or a ledger row that makes the next
-attempt skip straight to the steps that are still missing, so each detection is stored exactly once.
+`import_results_file` is called for cloud jobs (by `import_job`) and for local runs (by `analyze` and the
+local worker). Before it writes a row it checks that the file is the one expected (checksum), is for this
+video and job (the ids embedded in the file, the video's sha256 and size from the manifest), and stays
+inside the caps (file size, rows per frame); an empty result replaces a video's detections only when the
+caller says the run processed frames and found nothing. Any refusal is one line and writes nothing.
+
+Crash safety for cloud jobs comes from the order of the steps. The boxes and the ledger row
+(`cloud_imports`) are written in one transaction; the manifest is marked `imported` only after that
+commits, and the bucket is cleaned only after that. A crash anywhere leaves either nothing (rolled back) or
+a ledger row that makes the next attempt skip straight to the steps that are still missing, so each
+detection is stored exactly once.
 """
 
 from __future__ import annotations
@@ -18,15 +25,33 @@ from typing import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..db.detections import replace_detections
-from ..db.models import CloudImport, Video
-from ..exceptions import BballError, JobError, NotFound, StorageError
-from .results import read_results
+from ..db.detections import count_detections, replace_detections
+from ..db.models import CloudImport, Video, fits_int32
+from ..exceptions import BballError, JobError, NotFound, ResultsError, StorageError, WrongVideo
+from ..logs import printable
+from .results import count_rows, read_metadata, read_results, verify_checksum
 
 log = logging.getLogger(__name__)
 
 ImportProgressFn = Callable[[int, int, "ImportOutcome | None"], None]
 """Called as `on_progress(jobs_done, jobs_total, outcome_of_the_job_just_done)`."""
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """Caps checked before an import writes anything (settings RESULTS_MAX_BYTES, …_ROWS_PER_FRAME)."""
+
+    max_bytes: int = 1024**3
+    max_rows_per_frame: int = 500
+
+    @classmethod
+    def from_settings(cls, settings=None) -> "ImportLimits":
+        """The configured caps."""
+        if settings is None:
+            from ..config import get_settings
+
+            settings = get_settings()
+        return cls(settings.results_max_bytes, settings.results_max_rows_per_frame)
 
 
 @dataclass
@@ -54,38 +79,107 @@ def find_import(session: Session, cloud_job_id: str) -> CloudImport | None:
     ).scalar_one_or_none()
 
 
-def import_results_file(session: Session, *, cloud_job_id: str, video_id: int, results_path: str | Path,
-                        expected_sha256: str, frame_count: int | None = None, results_key: str = "",
-                        frames_processed: int = 0) -> ImportOutcome:
-    """Store a verified results file as the video's detections and record it in the ledger.
-
-    Runs in the caller's transaction and does not commit. Already imported with the same sha256: a no-op.
-    A bad file raises `ResultsError` mid-way; the caller's rollback then leaves nothing written.
-    `frame_count` defaults to the video's.
-    """
-    started = time.perf_counter()
-    entry = find_import(session, cloud_job_id)
-    if entry is not None and entry.results_sha256 == expected_sha256:
-        return ImportOutcome(cloud_job_id, entry.video_id, int(entry.detections), already_imported=True)
+def registered_video(session: Session, video_id: int, job: str) -> Video:
+    """The video a job's results are for; `NotFound` (one line) when this database has no such video."""
+    if not fits_int32(video_id):
+        raise NotFound(f"{job} is for video {printable(str(video_id), 40)}, beyond the database's id range; "
+                       "it cannot be a video of this database")
     video = session.get(Video, video_id)
     if video is None:
-        raise NotFound(f"cloud job {cloud_job_id} is for video {video_id}, which is not registered in this "
-                       "database (see `bball video list`)")
+        raise NotFound(f"{job} is for video {video_id}, which is not registered in this database "
+                       "(see `bball video list`)")
+    return video
+
+
+def import_results_file(session: Session, *, video_id: int, results_path: str | Path, expected_sha256: str,
+                        cloud_job_id: str | None = None, job_id: int | None = None,
+                        frame_count: int | None = None, results_key: str = "", frames_processed: int = 0,
+                        expected_rows: int | None = None, video_sha256: str | None = None,
+                        video_size: int | None = None, limits: ImportLimits | None = None) -> ImportOutcome:
+    """Store a verified results file as the video's detections (and, for a cloud job, its ledger row).
+
+    Runs in the caller's transaction and does not commit. A cloud job already imported with the same
+    sha256 is a no-op. `job_id` is the local job (`local-<id>` is then the file's embedded job id);
+    `expected_rows`, `video_sha256` and `video_size` come from the manifest when the caller has one.
+    An empty file is refused unless `expected_rows == 0` and `frames_processed > 0`: the run looked at
+    frames and saw nobody. `frame_count` defaults to the video's. Every refusal raises before the first
+    row is written, except a bad row deep in the file, whose error the caller's rollback undoes.
+    """
+    started = time.perf_counter()
+    label = f"cloud job {cloud_job_id}" if cloud_job_id else f"job {job_id}" if job_id is not None else "run"
+    entry = find_import(session, cloud_job_id) if cloud_job_id else None  # the ledger is for cloud jobs
+    if entry is not None and entry.results_sha256 == expected_sha256:
+        return ImportOutcome(cloud_job_id, entry.video_id, int(entry.detections), already_imported=True)
+    video = registered_video(session, video_id, label)
+    _check_video_identity(video, label, video_sha256, video_size)
     if frame_count is None:
         frame_count = video.frame_count
-    # The checksum is verified before the first row is read; a bad row raises inside replace_detections.
-    batches = read_results(results_path, expected_sha256=expected_sha256, frame_count=frame_count)
-    rows = replace_detections(session, video_id, batches, cloud_job_id=cloud_job_id)
+    limits = limits or ImportLimits.from_settings()
+    rows = _check_file(Path(results_path), label, video_id, cloud_job_id, job_id, frame_count, limits,
+                       expected_sha256)
+    if expected_rows is not None and rows != expected_rows:
+        raise ResultsError(f"results of {label} hold {rows:,} rows but the job reported {expected_rows:,}; "
+                           "refusing them")
+    if rows == 0 and not (expected_rows == 0 and frames_processed > 0):
+        held = count_detections(session, video_id)
+        raise ResultsError(f"results of {label} are empty, but the job does not report processed frames with "
+                           f"no detections; refusing to replace video {video_id}'s {held:,} detections")
+    # The checksum was verified above; a bad row raises inside replace_detections (the caller rolls back).
+    batches = read_results(results_path, expected_sha256=None, frame_count=frame_count,
+                           max_rows_per_frame=limits.max_rows_per_frame)
+    stored = replace_detections(session, video_id, batches, job_id=job_id, cloud_job_id=cloud_job_id)
+    if cloud_job_id is None:
+        return ImportOutcome(f"local-{job_id}", video_id, stored, already_imported=False,
+                             seconds=time.perf_counter() - started)
     if entry is None:
         entry = CloudImport(cloud_job_id=cloud_job_id, video_id=video_id)
         session.add(entry)
     entry.results_key = results_key
     entry.results_sha256 = expected_sha256
-    entry.detections = rows
+    entry.detections = stored
     entry.frames_processed = frames_processed
     _record(session, entry)
-    return ImportOutcome(cloud_job_id, video_id, rows, already_imported=False,
+    return ImportOutcome(cloud_job_id, video_id, stored, already_imported=False,
                          seconds=time.perf_counter() - started)
+
+
+def _check_video_identity(video: Video, label: str, sha256: str | None, size: int | None) -> None:
+    """Refuse results computed on another file than the registered video (manifests before the identity
+    fields carry neither, and are checked by frame range only)."""
+    if sha256 is not None and str(sha256).lower() != video.sha256:
+        raise WrongVideo(f"{label} ran on a different file than video {video.id} ({video.file_name}): its "
+                         f"sha256 is {printable(str(sha256), 16)[:12]}…, the video's {video.sha256[:12]}…; "
+                         "nothing imported")
+    if size is not None and int(size) != int(video.size_bytes):
+        raise WrongVideo(f"{label} ran on a file of {int(size):,} bytes, but video {video.id} "
+                         f"({video.file_name}) has {int(video.size_bytes):,}; nothing imported")
+
+
+def _check_file(path: Path, label: str, video_id: int, cloud_job_id: str | None, job_id: int | None,
+                frame_count: int, limits: ImportLimits, expected_sha256: str) -> int:
+    """Size cap, checksum, embedded ids and row cap (from the footer: no row read); returns its rows."""
+    if not path.is_file():
+        raise ResultsError(f"results file not found: {path}")
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise ResultsError(f"results of {label} are {size:,} bytes, over RESULTS_MAX_BYTES "
+                           f"({limits.max_bytes:,}); refusing them")
+    verify_checksum(path, expected_sha256)
+    meta = read_metadata(path)
+    expected_job = cloud_job_id if cloud_job_id else f"local-{job_id}" if job_id is not None else None
+    embedded_job, embedded_video = meta.get("job_id", ""), meta.get("video_id", "")
+    if expected_job is not None and embedded_job != expected_job:
+        raise ResultsError(f"results of {label} say they are of job {printable(embedded_job, 40)!r}; "
+                           "refusing results of another job")
+    if embedded_video != str(video_id):
+        raise WrongVideo(f"results of {label} say they are of video {printable(embedded_video, 40)!r}, not "
+                         f"video {video_id}; nothing imported")
+    rows = count_rows(path)
+    cap = limits.max_rows_per_frame * max(int(frame_count), 1)
+    if rows > cap:
+        raise ResultsError(f"results of {label} hold {rows:,} rows, more than RESULTS_MAX_ROWS_PER_FRAME "
+                           f"({limits.max_rows_per_frame}) x the video's {frame_count:,} frames; refusing them")
+    return rows
 
 
 def _record(session: Session, entry: CloudImport) -> None:
@@ -96,7 +190,8 @@ def _record(session: Session, entry: CloudImport) -> None:
     session.flush()
 
 
-def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = False) -> ImportOutcome:
+def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = False,
+               limits: ImportLimits | None = None) -> ImportOutcome:
     """Import one completed cloud job into the database at `db_url`, then mark it imported (and clean up).
 
     Safe to run again after a crash at any step: the ledger makes the database step happen once, and the
@@ -109,39 +204,58 @@ def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = Fals
     queue = CloudQueue(storage)
     manifest, _ = queue.get(job_id)
     job_id = manifest.job_id
+    label = f"cloud job {job_id}"
     with transaction(db_url) as s:
         entry = find_import(s, job_id)
         done = entry is not None and entry.results_sha256 == manifest.results_sha256
         if done:
             outcome = ImportOutcome(job_id, entry.video_id, int(entry.detections), already_imported=True)
+        else:
+            # Before any download: a job for a video this database lacks fails here, cheaply.
+            registered_video(s, manifest.video_id, label)
     if not done:
         if manifest.status not in (CloudJobStatus.completed, CloudJobStatus.imported):
             raise JobError(f"job {job_id} is {manifest.status.value}; only completed jobs can be imported "
                            "(see `bball cloud status`)")
         if not manifest.results_key or not manifest.results_sha256:
             raise JobError(f"job {job_id} is {manifest.status.value} but names no results file")
-        with tempfile.TemporaryDirectory(prefix="bball-import-") as tmp:
-            path = Path(tmp) / "results.parquet"
-            try:
-                storage.download_results(job_id, path, key=manifest.results_key)
-            except StorageError as exc:
-                if manifest.status is CloudJobStatus.imported:
-                    raise StorageError(f"job {job_id} was imported elsewhere and its results are no "
-                                       f"longer in the bucket ({exc})") from None
-                raise
-            with transaction(db_url) as s:
-                outcome = import_results_file(
-                    s, cloud_job_id=job_id, video_id=manifest.video_id, results_path=path,
-                    expected_sha256=manifest.results_sha256, results_key=manifest.results_key,
-                    frames_processed=manifest.frames_processed)
+        outcome = _download_and_import(queue, db_url, manifest, limits or ImportLimits.from_settings())
         log.info("job %s: imported %d detections of video %d", job_id, outcome.rows, outcome.video_id)
     # Only after the commit: a crash before this line leaves a ledger row, so the next run skips the DB step.
     if manifest.status is not CloudJobStatus.imported:
         _mark_imported(queue, job_id)
     if cleanup:
-        storage.delete_job_files(job_id)
+        queue.files.delete_job_files(job_id)
         outcome.cleaned_up = True
     return outcome
+
+
+def _download_and_import(queue, db_url: str | None, manifest, limits: ImportLimits) -> ImportOutcome:
+    from ..db import transaction
+    from .jobfiles import own_key
+    from .manifest import CloudJobStatus
+
+    job_id = manifest.job_id
+    key = own_key(job_id, manifest.results_key)
+    size = queue.storage.object_size(key)
+    if size is not None and size > limits.max_bytes:  # refused before the download, not after
+        raise ResultsError(f"results of cloud job {job_id} are {size:,} bytes, over RESULTS_MAX_BYTES "
+                           f"({limits.max_bytes:,}); refusing them")
+    with tempfile.TemporaryDirectory(prefix="bball-import-") as tmp:
+        path = Path(tmp) / "results.parquet"
+        try:
+            queue.files.download_results(job_id, path, key=key)
+        except StorageError as exc:
+            if manifest.status is CloudJobStatus.imported:
+                raise StorageError(f"job {job_id} was imported elsewhere and its results are no "
+                                   f"longer in the bucket ({exc})") from None
+            raise
+        with transaction(db_url) as s:
+            return import_results_file(
+                s, cloud_job_id=job_id, video_id=manifest.video_id, results_path=path,
+                expected_sha256=manifest.results_sha256, results_key=key,
+                frames_processed=manifest.frames_processed, expected_rows=manifest.results_rows,
+                video_sha256=manifest.video_sha256, video_size=manifest.video_size, limits=limits)
 
 
 def _mark_imported(queue, job_id: str) -> None:
@@ -168,31 +282,41 @@ def importable_jobs(storage, db_url: str | None, *, cleanup: bool = False) -> li
 def import_all(storage, db_url: str | None, *, cleanup: bool = False,
                on_progress: ImportProgressFn | None = None) -> list[ImportOutcome]:
     """Import every completed job, oldest first. A job that fails is reported in its outcome's `error`
-    and the rest still run; database problems (not the job's fault) stop the run."""
+    and the rest still run; problems that are not one job's fault (database, bucket down) stop the run."""
     ids = importable_jobs(storage, db_url, cleanup=cleanup)
+    limits = ImportLimits.from_settings()
     outcomes: list[ImportOutcome] = []
     if on_progress:
         on_progress(0, len(ids), None)
     for done, job_id in enumerate(ids, start=1):
         try:
-            outcome = import_job(storage, db_url, job_id, cleanup=cleanup)
+            outcome = import_job(storage, db_url, job_id, cleanup=cleanup, limits=limits)
         except BballError as exc:
             if not _job_fault(exc):
                 raise
-            log.warning("job %s not imported: %s", job_id, exc)
-            outcome = ImportOutcome(job_id, 0, 0, already_imported=False, error=str(exc))
+            log.info("job %s not imported: %s", job_id, exc)  # the caller reports it
+            outcome = ImportOutcome(job_id, _video_of(storage, job_id), 0, already_imported=False,
+                                    error=str(exc))
         outcomes.append(outcome)
         if on_progress:
             on_progress(done, len(ids), outcome)
     return outcomes
 
 
+def _video_of(storage, job_id: str) -> int:
+    """The video id a job names (0 when its manifest cannot be read), for the report of a failed import."""
+    from .queue import CloudQueue
+
+    try:
+        return CloudQueue(storage).get(job_id)[0].video_id
+    except BballError:
+        return 0
+
+
 def _job_fault(exc: BballError) -> bool:
     """Errors that concern one job (bad results, unknown video, changed state), not the whole run."""
-    from ..exceptions import ManifestError, ResultsError
+    from ..exceptions import ManifestError, StorageUnavailable
 
     if isinstance(exc, (ResultsError, ManifestError, NotFound, JobError)):
         return True
-    from .storage import StorageUnavailable
-
     return isinstance(exc, StorageError) and not isinstance(exc, StorageUnavailable)

@@ -1,9 +1,12 @@
 """Results files: a worker's `Detections` as Parquet (zstd), written as frames arrive, read back verified.
 
-The columns are exactly `Detections.columns()` (the `player_detections` layout), so pandas, DuckDB or
-`pyarrow.parquet` read a results file as it is. The file's key-value metadata says which job, video and
-detector produced it and which schema version it follows. Memory stays flat in the video's length: the
-writer flushes a row group every `row_group_rows` boxes and the reader yields one batch at a time.
+The columns are `Detections.columns()` plus each box's `label` (the `player_detections` layout), so
+pandas, DuckDB or `pyarrow.parquet` read a results file as it is. The file's key-value metadata says which
+job, video and detector produced it and which schema version it follows. Memory stays flat in the video's
+length: the writer flushes a row group every `row_group_rows` boxes and the reader yields one batch at a
+time.
+
+Schema versions: 1 had no `label` column (its boxes read back as "player"); 2 adds it.
 """
 
 from __future__ import annotations
@@ -15,12 +18,18 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..db.detections import check_labels
+from ..db.models import fits_int32
 from ..detections import Detections
 from ..exceptions import ResultsError
 from ..video import sha256_file
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = ("1", "2")
 COLUMNS = ("frame_number", "tracking_id", "bbox_x", "bbox_y", "bbox_width", "bbox_height", "confidence_score")
+LABEL_COLUMN = "label"
+FILE_COLUMNS = (*COLUMNS, LABEL_COLUMN)
+"""Every column a version-2 file holds, in order."""
 _INT_COLUMNS = ("frame_number", "tracking_id")
 # int32 matches the database's INTEGER columns; a value that does not fit fails on write, not on import.
 _DTYPES = {"frame_number": np.int32, "tracking_id": np.int32, "bbox_x": np.float32, "bbox_y": np.float32,
@@ -35,6 +44,7 @@ def _arrow_schema(metadata: dict[str, str]):
 
     types = {np.int32: pa.int32(), np.float32: pa.float32()}
     fields = [pa.field(name, types[_DTYPES[name]], nullable=False) for name in COLUMNS]
+    fields.append(pa.field(LABEL_COLUMN, pa.string(), nullable=False))
     meta = {f"{_META_PREFIX}{k}".encode(): str(v).encode() for k, v in metadata.items()}
     return pa.schema(fields, metadata=meta)
 
@@ -47,6 +57,7 @@ class ResultsWriter:
 
     def __init__(self, path: str | os.PathLike, *, job_id: str | None = None, video_id: int | None = None,
                  detector: str | None = None, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        """`job_id` is the cloud job's id, or `local-<id>` for a local job: import checks it."""
         self.path = Path(path)
         self.metadata = {"schema_version": SCHEMA_VERSION, "job_id": job_id or "", "video_id": video_id or "",
                          "detector": detector or ""}
@@ -78,7 +89,8 @@ class ResultsWriter:
             # Byte-stream-split floats compress about 40% smaller under zstd than dictionary-encoded ones.
             floats = [c for c in COLUMNS if c not in _INT_COLUMNS]
             self._writer = pq.ParquetWriter(self.path, _arrow_schema(self.metadata), compression="zstd",
-                                            use_dictionary=list(_INT_COLUMNS), use_byte_stream_split=floats,
+                                            use_dictionary=[*_INT_COLUMNS, LABEL_COLUMN],
+                                            use_byte_stream_split=floats,
                                             write_statistics=True)
 
     def write(self, detections: Detections) -> None:
@@ -92,9 +104,12 @@ class ResultsWriter:
         part = {}
         for name in COLUMNS:
             values = cols[name]
-            if name in _INT_COLUMNS and len(values) and (values.min() < -(2**31) or values.max() >= 2**31):
+            if name in _INT_COLUMNS and not fits_int32(values):
                 raise ValueError(f"{name} does not fit in 32 bits")
             part[name] = values.astype(_DTYPES[name], copy=False)
+        labels = detections.labels
+        check_labels(labels)
+        part[LABEL_COLUMN] = labels.astype(object, copy=False)
         frames = part["frame_number"]
         # Frames arrive in order, so counting changes of frame number counts frames without remembering them.
         changes = int(np.count_nonzero(np.diff(frames))) + 1
@@ -114,14 +129,15 @@ class ResultsWriter:
 
         if not self._parts:
             return
-        merged = {name: np.concatenate([p[name] for p in self._parts]) for name in COLUMNS}
+        merged = {name: np.concatenate([p[name] for p in self._parts]) for name in FILE_COLUMNS}
         n = self._buffered
         keep = 0 if final else n % self.row_group_rows
         if n - keep:
-            arrays = [pa.array(merged[name][: n - keep]) for name in COLUMNS]
+            arrays = [pa.array(merged[name][: n - keep], type=pa.string() if name == LABEL_COLUMN else None)
+                      for name in FILE_COLUMNS]
             self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._writer.schema),
                                      row_group_size=self.row_group_rows)
-        self._parts = [{name: merged[name][n - keep:].copy() for name in COLUMNS}] if keep else []
+        self._parts = [{name: merged[name][n - keep:].copy() for name in FILE_COLUMNS}] if keep else []
         self._buffered = keep
 
     def close(self) -> None:
@@ -161,12 +177,33 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
             if k.decode().startswith(_META_PREFIX)}
 
 
+def count_rows(path: str | os.PathLike) -> int:
+    """Rows the file's footer declares (no row is read): checked against caps before an import writes."""
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except Exception as exc:
+        raise ResultsError(f"results file {Path(path).name} is not a readable Parquet file: "
+                           f"{_short(exc)}") from None
+
+
+def verify_checksum(path: str | os.PathLike, expected_sha256: str) -> None:
+    """`ResultsError` unless the file's sha256 is `expected_sha256`."""
+    actual = sha256_file(path)
+    if actual != str(expected_sha256).lower():
+        raise ResultsError(f"results file {Path(path).name} fails its checksum (sha256 {actual[:12]}…, "
+                           f"manifest says {_shown(str(expected_sha256)[:12])}…): it is corrupt or "
+                           "incomplete; re-run the job")
+
+
 def read_results(path: str | os.PathLike, *, expected_sha256: str | None, frame_count: int | None,
-                 batch_rows: int = BATCH_ROWS) -> Iterator[Detections]:
-    """Yield the file's boxes in batches, verifying the checksum first and then every row.
+                 batch_rows: int = BATCH_ROWS, max_rows_per_frame: int | None = None) -> Iterator[Detections]:
+    """Yield the file's boxes (labelled) in batches, verifying the checksum first and then every row.
 
     A bad file raises `ResultsError` with one line naming the file, the row and the problem; the checksum
-    and the schema are checked before the first batch is yielded.
+    and the schema are checked before the first batch is yielded. With `max_rows_per_frame`, a frame
+    holding more boxes than that is refused too.
     """
     import pyarrow.parquet as pq
 
@@ -175,29 +212,52 @@ def read_results(path: str | os.PathLike, *, expected_sha256: str | None, frame_
     if not path.is_file():
         raise ResultsError(f"results file not found: {path}")
     if expected_sha256 is not None:
-        actual = sha256_file(path)
-        if actual != expected_sha256.lower():
-            raise ResultsError(f"results file {name} fails its checksum (sha256 {actual[:12]}…, manifest "
-                               f"says {expected_sha256[:12]}…): it is corrupt or incomplete; re-run the job")
+        verify_checksum(path, expected_sha256)
     meta = read_metadata(path)
     version = meta.get("schema_version")
-    if version != str(SCHEMA_VERSION):
-        raise ResultsError(f"results file {name} has schema version {version or 'none'}; this bball reads "
-                           f"version {SCHEMA_VERSION} (upgrade bball or re-run the job)")
+    if version not in READABLE_VERSIONS:
+        raise ResultsError(f"results file {name} has schema version {_shown(version or 'none')}; this bball "
+                           f"reads versions 1..{SCHEMA_VERSION} (upgrade bball or re-run the job)")
+    expected = COLUMNS if version == "1" else FILE_COLUMNS
     try:
         pf = pq.ParquetFile(path)
+        missing = [c for c in expected if c not in pf.schema_arrow.names]
+        if not missing and LABEL_COLUMN in expected:
+            # Labels repeat a handful of values: read them as a dictionary, check each distinct one once.
+            pf = pq.ParquetFile(path, read_dictionary=[LABEL_COLUMN])
     except Exception as exc:
         raise ResultsError(f"results file {name} is not a readable Parquet file: {_short(exc)}") from None
-    missing = [c for c in COLUMNS if c not in pf.schema_arrow.names]
     if missing:
         raise ResultsError(f"results file {name} lacks column(s) {', '.join(missing)}")
-    return _batches(pf, name, frame_count, batch_rows)
+    per_frame = _FrameCounter(name, max_rows_per_frame)
+    return _batches(pf, name, frame_count, batch_rows, expected, per_frame)
 
 
-def _batches(pf, name: str, frame_count: int | None, batch_rows: int) -> Iterator[Detections]:
+class _FrameCounter:
+    """Counts boxes per frame across batches (frames need not be in order) and refuses a crowded frame."""
+
+    def __init__(self, name: str, limit: int | None) -> None:
+        self.name, self.limit = name, limit
+        self.counts = np.zeros(0, np.int64)
+
+    def add(self, frames: np.ndarray) -> None:
+        if self.limit is None or not len(frames):
+            return
+        top = int(frames.max()) + 1
+        if top > len(self.counts):  # frames are already checked to be inside the video
+            self.counts = np.concatenate([self.counts, np.zeros(top - len(self.counts), np.int64)])
+        self.counts += np.bincount(frames, minlength=len(self.counts))
+        crowded = np.flatnonzero(self.counts > self.limit)
+        if len(crowded):
+            raise ResultsError(f"results file {self.name}: frame {int(crowded[0])} has more than {self.limit} "
+                               f"boxes (RESULTS_MAX_ROWS_PER_FRAME); refusing the file")
+
+
+def _batches(pf, name: str, frame_count: int | None, batch_rows: int, columns: tuple[str, ...],
+             per_frame: _FrameCounter) -> Iterator[Detections]:
     offset = 0
     try:
-        batches = pf.iter_batches(batch_size=batch_rows, columns=list(COLUMNS))
+        batches = pf.iter_batches(batch_size=batch_rows, columns=list(columns))
         for batch in batches:
             cols = {}
             for i, col in enumerate(COLUMNS):
@@ -207,14 +267,40 @@ def _batches(pf, name: str, frame_count: int | None, batch_rows: int) -> Iterato
                     raise ResultsError(f"results file {name}: row {bad}: {col} is empty")
                 cols[col] = _to_numpy(arr, col, name)
             _validate(cols, offset, name, frame_count)
-            offset += batch.num_rows
-            yield Detections.from_xywh(cols["frame_number"], cols["tracking_id"], cols["bbox_x"],
+            per_frame.add(cols["frame_number"].astype(np.int64))
+            det = Detections.from_xywh(cols["frame_number"], cols["tracking_id"], cols["bbox_x"],
                                        cols["bbox_y"], cols["bbox_width"], cols["bbox_height"],
                                        cols["confidence_score"])
+            if LABEL_COLUMN in columns:
+                det = det.with_labels(_labels(batch.column(len(COLUMNS)), offset, name))
+            offset += batch.num_rows
+            yield det
     except ResultsError:
         raise
     except Exception as exc:
         raise ResultsError(f"results file {name} is unreadable near row {offset}: {_short(exc)}") from None
+
+
+def _labels(arr, offset: int, name: str) -> np.ndarray:
+    """A batch's labels as an object array of str, each distinct value checked once."""
+    import pyarrow as pa
+
+    if arr.null_count:
+        bad = offset + int(np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))[0])
+        raise ResultsError(f"results file {name}: row {bad}: label is empty")
+    if not pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_encode()
+    if not pa.types.is_string(arr.type.value_type) and not pa.types.is_large_string(arr.type.value_type):
+        raise ResultsError(f"results file {name}: column label holds {arr.type.value_type}, expected text")
+    distinct = np.array(arr.dictionary.to_pylist(), dtype=object)
+    try:
+        check_labels(distinct)
+    except ValueError as exc:
+        raise ResultsError(f"results file {name}: {_shown(str(exc))}") from None
+    return distinct[arr.indices.to_numpy(zero_copy_only=False)]
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _to_numpy(arr, col: str, name: str) -> np.ndarray:
@@ -223,10 +309,17 @@ def _to_numpy(arr, col: str, name: str) -> np.ndarray:
     if col in _INT_COLUMNS:
         if values.dtype.kind not in "iu":
             raise ResultsError(f"results file {name}: column {col} holds {values.dtype}, expected integers")
-        if len(values) and (values.min() < -(2**31) or values.max() >= 2**31):
+        if not fits_int32(values):
             raise ResultsError(f"results file {name}: column {col} holds values beyond 32 bits")
     elif values.dtype.kind not in "fiu":
         raise ResultsError(f"results file {name}: column {col} holds {values.dtype}, expected numbers")
+    elif values.dtype != dtype and len(values):
+        # Checked before the cast: a finite 1e300 would otherwise be stored as inf.
+        big = np.isfinite(values) & (np.abs(values) > _FLOAT32_MAX)
+        if big.any():
+            i = int(np.argmax(big))
+            raise ResultsError(f"results file {name}: {col} is {float(values[i])!r}, beyond the 32-bit float "
+                               "range")
     return values.astype(dtype, copy=False)
 
 
@@ -241,7 +334,13 @@ def _validate(cols: dict[str, np.ndarray], offset: int, name: str, frame_count: 
     ]
     for col in ("bbox_x", "bbox_y", "bbox_width", "bbox_height", "confidence_score"):
         checks.append((~np.isfinite(cols[col]), col, "not a finite number"))
+    with np.errstate(over="ignore"):  # an overflow is exactly what is being looked for
+        right, bottom = cols["bbox_x"] + cols["bbox_width"], cols["bbox_y"] + cols["bbox_height"]
     checks += [
+        (np.isfinite(cols["bbox_x"]) & ~np.isfinite(right), "bbox_width", "so large the box's right edge "
+         "overflows"),
+        (np.isfinite(cols["bbox_y"]) & ~np.isfinite(bottom), "bbox_height", "so large the box's bottom edge "
+         "overflows"),
         (~(cols["bbox_width"] > 0), "bbox_width", "not positive"),
         (~(cols["bbox_height"] > 0), "bbox_height", "not positive"),
         ((cols["confidence_score"] < 0) | (cols["confidence_score"] > 1), "confidence_score",
@@ -259,4 +358,11 @@ def _validate(cols: dict[str, np.ndarray], offset: int, name: str, frame_count: 
 
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+    return _shown(text[:200])
+
+
+def _shown(text: str) -> str:
+    """Text from a file, safe to print on one line (control characters escaped)."""
+    from ..logs import printable
+
+    return printable(text)

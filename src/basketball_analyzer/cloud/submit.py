@@ -5,35 +5,63 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..exceptions import VideoError
+from ..exceptions import VideoError, WrongVideo
 from .manifest import JobManifest
 from .queue import CloudQueue
 from .storage import BytesFn
 
 
-def submit_job(queue: CloudQueue, *, video_id: int, params, video_path: str | os.PathLike | None = None,
-               database_url: str | None = None, on_upload: BytesFn | None = None) -> JobManifest:
-    """Probe the video, upload it and queue a pending job; returns the manifest.
+def submit_job(queue: CloudQueue, *, params, video_id: int | None = None,
+               video_path: str | os.PathLike | None = None, database_url: str | None = None,
+               on_upload: BytesFn | None = None, on_hash: BytesFn | None = None) -> JobManifest:
+    """Probe and hash the video, check the bucket, upload the video and queue a pending job.
 
-    Without `video_path` the video's path comes from the local database (`database_url`).
-    Everything is checked before the first byte is uploaded.
+    Give `video_id` (the registered file is uploaded), `video_path` (registered first if it is new), or
+    both, in which case the file must be the one registered under that id (`WrongVideo` otherwise): the
+    manifest records the file's sha256 and size, and import refuses results for any other file.
+    Everything is checked before the first byte is uploaded, the bucket's existence included.
     """
     from ..pipeline import sampled_frame_count
     from ..video import probe
 
-    if video_path is None:
-        video_path = _registered_path(video_id, database_url)
-    path = Path(video_path)
-    if not path.is_file():
-        raise VideoError(f"video file not found: {path}")
+    if video_id is None and video_path is None:
+        raise VideoError("give a video id or a video file to submit")
+    video_id, path, sha256, size = _identify(video_id, video_path, database_url, on_hash)
     info = probe(path)
     frames_total = sampled_frame_count(info, params.sample_interval)
-    return queue.submit(video_id, path, params, frames_total=frames_total, on_upload=on_upload)
+    queue.storage.check()  # a missing bucket fails here, before any upload (R2 never creates one)
+    return queue.submit(video_id, path, params, frames_total=frames_total, on_upload=on_upload,
+                        video_sha256=sha256, video_size=size)
 
 
-def _registered_path(video_id: int, database_url: str | None) -> str:
+def _identify(video_id: int | None, video_path, database_url: str | None,
+              on_hash: BytesFn | None) -> tuple[int, Path, str, int]:
+    """(video id, file, sha256, size) of what is submitted, registering a new file given by path alone."""
     from ..db import transaction
-    from ..videos import get_video
+    from ..video import sha256_file
+    from ..videos import get_video, register_video
 
     with transaction(database_url) as s:
-        return get_video(s, video_id).path
+        if video_path is None:
+            video = get_video(s, video_id)
+            path = Path(video.path)
+            if not path.is_file():
+                raise VideoError(f"video {video_id}'s file is missing: {path} (give --video-path)")
+            digest = sha256_file(path, on_progress=on_hash)
+            if digest != video.sha256:
+                raise WrongVideo(f"video {video_id}'s file {path} has changed since it was registered "
+                                 "(its sha256 differs); register the new file with `bball video add`")
+            return video.id, path, digest, path.stat().st_size
+        path = Path(video_path).expanduser()
+        if not path.is_file():
+            raise VideoError(f"video file not found: {path}")
+        if video_id is None:
+            video = register_video(s, path, on_hash_progress=on_hash).video
+            return video.id, path, video.sha256, path.stat().st_size
+        video = get_video(s, video_id)
+        digest = sha256_file(path, on_progress=on_hash)
+        if digest != video.sha256:
+            raise WrongVideo(f"{path.name} is not video {video_id} ({video.file_name}): the file's sha256 "
+                             f"{digest[:12]}… differs from the registered {video.sha256[:12]}…; give the "
+                             "path alone to submit it as its own video")
+        return video.id, path, digest, path.stat().st_size

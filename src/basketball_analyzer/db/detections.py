@@ -1,4 +1,10 @@
-"""Bulk storage of `Detections` in `player_detections`: never one ORM object per row."""
+"""Bulk storage of `Detections` in `player_detections`: never one ORM object per row.
+
+Labels are few per run ("player", or one per SAM 3 prompt), so each chunk is written as one group per
+distinct label with the label bound once per statement (SQLite) or as a fixed-width field (PostgreSQL
+binary COPY): a label costs no per-row Python work. Rows of a frame with several labels are therefore
+stored grouped by label; `load_detections` returns them by frame, track id, then storage order.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +15,25 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..detections import Detections
-from .models import PlayerDetection
+from ..detections import DEFAULT_LABEL, LABEL_KEY, MAX_LABEL_LENGTH, Detections
+from .models import PlayerDetection, fits_int32
 
-_COLUMNS = ("video_id", "job_id", "cloud_job_id", "frame_number", "tracking_id", "bbox_x", "bbox_y",
+_COLUMNS = ("video_id", "job_id", "cloud_job_id", "label", "frame_number", "tracking_id", "bbox_x", "bbox_y",
             "bbox_width", "bbox_height", "confidence_score")
-_BOX_COLUMNS = _COLUMNS[3:]
+_CONSTANTS = 4  # video_id, job_id, cloud_job_id, label: the same for every row of one statement
+_BOX_COLUMNS = _COLUMNS[_CONSTANTS:]
 CHUNK = 50_000
 # Rows per SQLite INSERT statement: one statement of many rows costs far less per row than executemany's
-# one statement execution per row, and the three per-run constants are bound once per statement.
+# one statement execution per row, and the per-run constants are bound once per statement.
 _SQLITE_ROWS_PER_STATEMENT = 2_000
 
 
 def insert_detections(session: Session, video_id: int, detections: Detections, job_id: int | None = None,
                       cloud_job_id: str | None = None) -> int:
-    """Append `detections` in the caller's transaction; returns rows written. COPY on PostgreSQL."""
+    """Append `detections` (with their labels) in the caller's transaction; returns rows written.
+
+    COPY on PostgreSQL. A label that is not a 1..64-character string raises `ValueError` before any row.
+    """
     n = len(detections)
     if n == 0:
         return 0
@@ -37,9 +47,37 @@ def insert_detections(session: Session, video_id: int, detections: Detections, j
     return n
 
 
-def _chunks(detections: Detections) -> Iterator[dict[str, np.ndarray]]:
+def check_labels(labels: np.ndarray) -> np.ndarray:
+    """The distinct labels of a label column, after checking each is a 1..64-character string."""
+    try:
+        distinct = np.unique(labels.astype(object)) if len(labels) else np.empty(0, object)
+    except TypeError:  # mixed types do not sort: something other than a string is among them
+        raise ValueError("labels must be strings") from None
+    for label in distinct:
+        if not isinstance(label, str) or not 0 < len(label) <= MAX_LABEL_LENGTH:
+            raise ValueError(f"label {str(label)[:80]!r} is not a string of 1..{MAX_LABEL_LENGTH} characters")
+    return distinct
+
+
+def _label_groups(detections: Detections) -> Iterator[tuple[str, Detections]]:
+    """(label, boxes with that label), one group for the usual unlabelled or single-label chunk."""
+    if LABEL_KEY not in detections.data:
+        yield DEFAULT_LABEL, detections
+        return
+    labels = detections.data[LABEL_KEY]
+    distinct = check_labels(labels)
+    if len(distinct) == 1:
+        yield str(distinct[0]), detections
+        return
+    for label in distinct:
+        yield str(label), detections[labels == label]
+
+
+def _chunks(detections: Detections) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """(label, storage columns) per chunk of at most CHUNK rows and per label within it."""
     for start in range(0, len(detections), CHUNK):
-        yield detections[slice(start, start + CHUNK)].columns()
+        for label, part in _label_groups(detections[slice(start, start + CHUNK)]):
+            yield label, part.columns()
 
 
 def _copy_postgresql(raw, constants: tuple, detections: Detections) -> None:
@@ -49,18 +87,19 @@ def _copy_postgresql(raw, constants: tuple, detections: Detections) -> None:
         f"COPY player_detections ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.write(header)
-        for cols in _chunks(detections):
-            copy.write(_binary_rows(constants, cols))
+        for label, cols in _chunks(detections):
+            copy.write(_binary_rows((*constants, label), cols))
         copy.write(b"\xff\xff")  # end of data
 
 
 def _binary_rows(constants: tuple, cols: dict[str, np.ndarray]) -> bytes:
     """COPY BINARY tuples: a field count, then per field its byte length (-1 for NULL) and big-endian value.
 
-    The types follow the schema: INTEGER columns are int4, FLOAT columns float8, cloud_job_id text.
+    The types follow the schema: INTEGER columns are int4, FLOAT columns float8, cloud_job_id and label text.
     """
-    video_id, job_id, cloud_job_id = constants
+    video_id, job_id, cloud_job_id, label = constants
     text = cloud_job_id.encode() if cloud_job_id is not None else None
+    label_bytes = label.encode()
     fields: list[tuple[str, str]] = [("count", ">i2"), ("video_id.len", ">i4"), ("video_id", ">i4"),
                                      ("job_id.len", ">i4")]
     if job_id is not None:
@@ -68,6 +107,7 @@ def _binary_rows(constants: tuple, cols: dict[str, np.ndarray]) -> bytes:
     fields.append(("cloud_job_id.len", ">i4"))
     if text:
         fields.append(("cloud_job_id", f"S{len(text)}"))
+    fields += [("label.len", ">i4"), ("label", f"S{len(label_bytes)}")]
     for name in _BOX_COLUMNS:
         kind = ">i4" if name in ("frame_number", "tracking_id") else ">f8"
         fields += [(f"{name}.len", ">i4"), (name, kind)]
@@ -80,10 +120,11 @@ def _binary_rows(constants: tuple, cols: dict[str, np.ndarray]) -> bytes:
     rows["cloud_job_id.len"] = -1 if text is None else len(text)
     if text:
         rows["cloud_job_id"] = text
+    rows["label.len"], rows["label"] = len(label_bytes), label_bytes
     for name in _BOX_COLUMNS:
         values = cols[name]
         # numpy would wrap an out-of-range integer silently; PostgreSQL's text COPY would have refused it.
-        if name in ("frame_number", "tracking_id") and (values.min() < -(2**31) or values.max() >= 2**31):
+        if name in ("frame_number", "tracking_id") and not fits_int32(values):
             raise ValueError(f"{name} does not fit the INTEGER column")
         rows[f"{name}.len"] = rows.dtype[name].itemsize
         rows[name] = values
@@ -93,15 +134,15 @@ def _binary_rows(constants: tuple, cols: dict[str, np.ndarray]) -> bytes:
 def _insert_sqlite(raw, constants: tuple, detections: Detections) -> None:
     import sqlite3
 
-    # Numbered parameters: ?1..?3 are the constants, each row binds only its own seven values, taken
-    # from one row-major flat list so no per-row tuple is built in Python.
+    # Numbered parameters: ?1..?4 are the constants (label included), each row binds only its own seven
+    # values, taken from one row-major flat list so no per-row tuple is built in Python.
     width = len(_BOX_COLUMNS)
     limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, (limit - len(constants)) // width))
-    head = list(constants)
+    per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, (limit - _CONSTANTS) // width))
     cur = raw.cursor()
     try:
-        for cols in _chunks(detections):
+        for label, cols in _chunks(detections):
+            head = [*constants, label]
             n = len(cols["frame_number"])
             grid = np.empty((n, width), dtype=object)
             for k, name in enumerate(_BOX_COLUMNS):
@@ -109,7 +150,7 @@ def _insert_sqlite(raw, constants: tuple, detections: Detections) -> None:
             flat = grid.ravel().tolist()
             for start in range(0, n, per_statement):
                 rows = min(per_statement, n - start)
-                cur.execute(_sqlite_statement(rows, len(constants), width),
+                cur.execute(_sqlite_statement(rows, _CONSTANTS, width),
                             head + flat[start * width:(start + rows) * width])
     finally:
         cur.close()
@@ -127,20 +168,22 @@ def _sqlite_statement(rows: int, constants: int, width: int) -> str:
 
 def load_detections(session: Session, video_id: int, job_id: int | None = None,
                     cloud_job_id: str | None = None) -> Detections:
-    """Every stored box of a video (optionally of one job), ordered by frame then track id."""
+    """Every stored box of a video (optionally of one job) with its label, ordered by frame then track id."""
     t = PlayerDetection.__table__
     q = select(t.c.frame_number, t.c.tracking_id, t.c.bbox_x, t.c.bbox_y, t.c.bbox_width, t.c.bbox_height,
-               t.c.confidence_score).where(t.c.video_id == video_id)
+               t.c.confidence_score, t.c.label).where(t.c.video_id == video_id)
     if job_id is not None:
         q = q.where(t.c.job_id == job_id)
     if cloud_job_id is not None:
         q = q.where(t.c.cloud_job_id == cloud_job_id)
-    rows = session.execute(q.order_by(t.c.frame_number, t.c.tracking_id)).all()
+    rows = session.execute(q.order_by(t.c.frame_number, t.c.tracking_id, t.c.id)).all()
     if not rows:
         return Detections.empty()
-    arr = np.array(rows, dtype=np.float64)
-    return Detections.from_xywh(arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2], arr[:, 3],
-                                arr[:, 4], arr[:, 5], arr[:, 6])
+    columns = list(zip(*rows))
+    arr = np.array(columns[:7], dtype=np.float64)
+    det = Detections.from_xywh(arr[0].astype(np.int64), arr[1].astype(np.int64), arr[2], arr[3], arr[4],
+                               arr[5], arr[6])
+    return det.with_labels(np.array(columns[7], dtype=object))
 
 
 def iter_frames_detections(session: Session, video_id: int) -> Iterator[Detections]:

@@ -13,6 +13,19 @@ from sqlalchemy import (JSON, BigInteger, DateTime, Float, ForeignKey, Index, In
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+"""The range of the INTEGER columns (ids, frame numbers, track ids) on SQLite and PostgreSQL alike."""
+
+
+def fits_int32(value) -> bool:
+    """True when `value` (an int or a numpy array of them) fits an INTEGER column."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return not len(value) or (int(value.min()) >= INT32_MIN and int(value.max()) <= INT32_MAX)
+    return isinstance(value, int) and INT32_MIN <= value <= INT32_MAX
+
+
 def utcnow() -> datetime:
     """Timezone-aware now, the only clock the database sees."""
     return datetime.now(timezone.utc)
@@ -90,6 +103,8 @@ class PlayerDetection(Base):
     bbox_width: Mapped[float] = mapped_column(Float, nullable=False)
     bbox_height: Mapped[float] = mapped_column(Float, nullable=False)
     confidence_score: Mapped[float] = mapped_column(Float, nullable=False)
+    # What the box is ("player", or a SAM 3 prompt's label); migration 0002 added it with this default.
+    label: Mapped[str] = mapped_column(String(64), nullable=False, default="player", server_default="player")
 
 
 class CloudImport(Base):
