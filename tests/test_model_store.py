@@ -134,3 +134,50 @@ def test_models_stage_refuses_an_incomplete_source_and_writes_nothing(checkpoint
     nothing = CliRunner().invoke(cli, ["models", "stage", str(dest)])
     assert nothing.exit_code == 1 and "no local SAM 3 snapshot to stage" in nothing.output
     assert len(nothing.output.strip().splitlines()) == 1
+
+
+def test_a_broken_link_in_a_cache_snapshot_is_skipped_not_a_crash(checkpoint, places):
+    from basketball_analyzer.detection.sam3 import sam3_availability
+
+    snapshot = put_in_cache(checkpoint, places["hf_home"])
+    (snapshot / "model.safetensors").resolve().unlink()  # the blob is gone, the link dangles
+    assert model_store.missing_files(snapshot) == ["model.safetensors (broken link)"]
+    lookup = model_store.find_model(load_settings(), allow_hub=False)
+    assert lookup.location is None
+    assert any("hf-cache" in line and "model.safetensors (broken link)" in line for line in lookup.looked)
+    ok, why = sam3_availability(load_settings())  # what `auto` asks: an answer, not a traceback
+    assert not ok and "broken link" in why
+    assert model_store.directory_size(snapshot) > 0
+
+
+def test_a_truncated_checkpoint_is_one_line_naming_problem_and_fix(checkpoint, places, monkeypatch):
+    from basketball_analyzer.detection.sam3 import Sam3Detector, load_sam3
+
+    copy = shutil.copytree(checkpoint, places["configured"])
+    weights = copy / "model.safetensors"
+    full = weights.stat().st_size
+    with open(weights, "r+b") as fh:
+        fh.truncate(full // 2)
+    assert model_store.missing_files(copy) == [f"model.safetensors (truncated: {full // 2} of {full} bytes)"]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DetectorError) as err:
+        Sam3Detector.from_settings(load_settings())
+    message = str(err.value)
+    assert "\n" not in message and f"truncated: {full // 2} of {full} bytes" in message and "hf download" in message
+    # Loading it anyway (a corrupt file the header check cannot see) is still one line, not a traceback.
+    with pytest.raises(DetectorError) as err:
+        load_sam3(str(copy), True, "cpu", "float32")
+    assert "\n" not in str(err.value) and "truncated or corrupt" in str(err.value)
+    weights.write_bytes(b"\xff" * 64)
+    assert model_store.safetensors_problem(weights).startswith("corrupt header")
+
+
+def test_models_stage_copies_only_what_transformers_loads(checkpoint, places, tmp_path):
+    source = shutil.copytree(checkpoint, tmp_path / "snapshot")
+    (source / "sam3.pt").write_bytes(b"\0" * 4096)  # facebook/sam3's original 3.4 GB checkpoint
+    (source / "README.md").write_text("# model card")
+    dest = tmp_path / "out" / "sam3"
+    result = CliRunner().invoke(cli, ["models", "stage", str(dest), "--source", str(source)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in dest.iterdir()) == sorted(p.name for p in checkpoint.iterdir())
+    assert model_store.missing_files(dest) == []

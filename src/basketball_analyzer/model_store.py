@@ -86,11 +86,16 @@ def missing_files(path: Path) -> list[str]:
 
     if not path.is_dir():
         return ["the directory itself"]
-    have = {p.name for p in path.iterdir()}
+    entries = list(path.iterdir())
+    # A cache snapshot is symlinks into blobs; a link whose blob is gone (an interrupted download, a
+    # cleaned cache) counts as missing, named as such.
+    have = {p.name for p in entries if p.exists()}
+    broken = {p.name for p in entries if p.is_symlink() and not p.exists()}
     missing = []
     if "config.json" not in have:
         missing.append("config.json")
     index = path / "model.safetensors.index.json"
+    shards: set[str] = set()
     if index.is_file():
         try:
             shards = set(json.loads(index.read_text())["weight_map"].values())
@@ -107,10 +112,44 @@ def missing_files(path: Path) -> list[str]:
     if "tokenizer_config.json" not in have:
         missing.append("tokenizer_config.json")
     # An empty or truncated file is an interrupted copy.
-    for name in ("config.json", "model.safetensors"):
-        if name in have and (path / name).stat().st_size == 0:
-            missing.append(f"{name} (empty file)")
+    if "config.json" in have and (path / "config.json").stat().st_size == 0:
+        missing.append("config.json (empty file)")
+    weights = sorted(shards) if index.is_file() else ["model.safetensors"]
+    for name in weights:
+        if name in have:
+            problem = safetensors_problem(path / name)
+            if problem:
+                missing.append(f"{name} ({problem})")
+    missing = [f"{m} (broken link)" if m in broken else m for m in missing]
     return missing
+
+
+def safetensors_problem(path: Path) -> str | None:
+    """Why a .safetensors file cannot be whole (empty, bad header, shorter than its header says), or None.
+
+    Reads only the header: 8 bytes of length, then JSON naming each tensor's byte range.
+    """
+    import json
+    import struct
+
+    size = path.stat().st_size
+    if size == 0:
+        return "empty file"
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return f"truncated: {size} bytes"
+        (length,) = struct.unpack("<Q", head)
+        if length > min(size - 8, 100_000_000):
+            return f"corrupt header (claims {length} bytes in a {size}-byte file)"
+        try:
+            header = json.loads(fh.read(length))
+            end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return "corrupt header"
+    if size < 8 + length + end:
+        return f"truncated: {size} of {8 + length + end} bytes"
+    return None
 
 
 def local_candidates(settings: Settings) -> list[tuple[str, Path | None]]:
@@ -180,6 +219,20 @@ def check(settings: Settings) -> ModelReport:
                        tuple(lookup.looked))
 
 
+_LOADED_SUFFIXES = (".json", ".safetensors", ".txt", ".model", ".jinja")
+"""What `from_pretrained` of the model, processor and tokenizer reads: configs, safetensors weights, and
+tokenizer vocabularies (merges.txt, vocab.json, *.model); not original checkpoints (*.pt) or READMEs."""
+
+
+def _not_loaded(directory: str, names: list[str]) -> set[str]:
+    """`copytree` ignore hook: the names transformers would not load from a snapshot."""
+    has_safetensors = any(n.endswith(".safetensors") for n in names)
+    keep = {n for n in names if n.endswith(_LOADED_SUFFIXES) and n != "README.txt"}
+    if not has_safetensors:  # old checkpoints: PyTorch weights are what loads
+        keep |= {n for n in names if n.startswith("pytorch_model") and n.endswith(".bin")}
+    return set(names) - keep
+
+
 @dataclass(frozen=True)
 class StageResult:
     """A finished `stage`: where the snapshot came from and went, and how many bytes were copied."""
@@ -219,8 +272,9 @@ def stage(dest: str | os.PathLike, settings: Settings, source: str | os.PathLike
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.staging-", dir=dest.parent))
     try:
         staged = tmp / "model"
-        # The cache's snapshot files are symlinks to blobs: copy what they point to.
-        shutil.copytree(src, staged, symlinks=False, ignore=shutil.ignore_patterns(".cache", ".git*"))
+        # The cache's snapshot files are symlinks to blobs: copy what they point to, and only what
+        # transformers loads (facebook/sam3 also ships the 3.4 GB original `sam3.pt`).
+        shutil.copytree(src, staged, symlinks=False, ignore=_not_loaded)
         missing = missing_files(staged)
         if missing:
             raise DetectorError(f"copy to {dest} is incomplete (missing {', '.join(missing)}); check free disk "
