@@ -115,3 +115,38 @@ def test_worker_told_to_use_sam3_without_a_model_stops_at_start(tmp_path, monkey
     get_settings.cache_clear()
     with pytest.raises(BballError, match="SAM 3"):
         LocalWorker(get_settings(), worker_id="t").work(burst=True)
+
+
+def test_a_bad_stored_parameter_fails_that_job_only(db_url, sample_clip):
+    from sqlalchemy import update
+
+    from basketball_analyzer.db import DetectionJob
+
+    with transaction(db_url) as s:
+        vid = register_video(s, sample_clip[0]).video.id
+        bad = create_job(s, vid, DetectionParams(sample_interval=10)).id
+        good = create_job(s, vid, DetectionParams(sample_interval=10)).id
+        s.execute(update(DetectionJob).where(DetectionJob.id == bad)
+                  .values(parameters={"sample_interval": "every other", "confidence_threshold": 0.5}))
+    assert LocalWorker(get_settings(), worker_id="t").work(burst=True) == 2
+    with transaction(db_url) as s:
+        failed, done = get_job(s, bad), get_job(s, good)
+        assert failed.status == "failed" and "invalid stored parameters" in failed.error, failed.error
+        assert "every other" in failed.error
+        assert done.status == "completed"
+
+
+def test_local_results_go_through_the_results_file_and_importer(db_url, sample_clip, monkeypatch):
+    from basketball_analyzer.cloud import importer
+    from basketball_analyzer.db.detections import count_detections
+
+    calls = []
+    real = importer.import_results_file
+    monkeypatch.setattr(importer, "import_results_file", lambda s, **kw: calls.append(kw) or real(s, **kw))
+    with transaction(db_url) as s:
+        vid = register_video(s, sample_clip[0]).video.id
+        jid = create_job(s, vid, DetectionParams(sample_interval=4)).id
+    assert LocalWorker(get_settings(), worker_id="t").work(burst=True) == 1
+    assert [(c["job_id"], c["video_id"], c["results_path"].name) for c in calls] == [(jid, vid, "results.parquet")]
+    with transaction(db_url) as s:
+        assert count_detections(s, vid) > 0

@@ -109,3 +109,15 @@ def test_server_restart_mid_job_loses_nothing(s3_server, queue, cloud_settings, 
     assert m.status is CloudJobStatus.completed and m.attempts == 1 and m.worker_id == "steady"
     dest = queue.files.download_results(m.job_id, tmp_path / "r.parquet", key=m.results_key)
     assert sum(len(d) for d in read_results(dest, expected_sha256=m.results_sha256, frame_count=60)) == m.results_rows
+
+
+def test_regex_text_in_a_video_name_is_data_not_a_pattern(queue, cloud_settings, tmp_path, tiny_clip):
+    name = r"game \1 \g<0> C:\clips\x.mp4"  # group references and escapes: fatal as an re.sub template
+    broken = tmp_path / name
+    broken.write_bytes(b"not a video")
+    bad = queue.submit(1, broken, hog_params())
+    after = queue.submit(1, tiny_clip, hog_params(), frames_total=6)
+    assert CloudWorker(cloud_settings, worker_id="w").work(burst=True) == 2
+    m, _ = queue.get(bad.job_id)
+    assert m.status is CloudJobStatus.failed and f"not a readable video: {name}" in m.error, m.error
+    assert queue.get(after.job_id)[0].status is CloudJobStatus.completed

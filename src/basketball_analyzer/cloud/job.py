@@ -38,13 +38,13 @@ class CloudJob(JobHandle):
 
     def __init__(self, queue: "CloudQueue", manifest: JobManifest, etag: str, claimed_at: float):
         self.queue, self.files, self.manifest, self.etag = queue, queue.files, manifest, etag
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.token: str = manifest.claim_token or ""
         self.job_id = self.results_job_id = manifest.job_id
         self.video_id, self.attempt = manifest.video_id, manifest.attempts
         self.video_name = manifest.parameters.get("video_name")
         self.worker_id = manifest.worker_id or ""
-        self.fence_after = queue.lease_seconds * FENCE_FRACTION
+        self.fence_after = queue.lease_seconds * queue.fence_fraction
         self.heartbeat_interval = queue.heartbeat_interval
         self.last_heartbeat_ok = claimed_at  # monotonic time the last successful lease write was sent
         self.lost: LeaseLost | None = None
@@ -85,13 +85,15 @@ class CloudJob(JobHandle):
 
     def heartbeat(self) -> None:
         """Renew the lease (manifest and lease marker). `LeaseLost` if the job was taken or cancelled."""
-        if self.manifest.status is not S.processing:
-            return  # completed, failed or handed back in the meantime: nothing to renew
-        sent = time.monotonic()
-        now = self.queue.storage.now()
-        self._change(S.processing, lease_expires_at=utcnow_iso(now + self.queue.lease_seconds))
-        self.last_heartbeat_ok = max(self.last_heartbeat_ok, sent)
-        self.files.mark_leased(self.job_id, self.worker_id)
+        # Under the lock, so a marker renewed here cannot land after `complete` dropped the markers.
+        with self.lock:
+            if self.manifest.status is not S.processing:
+                return  # completed, failed or handed back in the meantime: nothing to renew
+            sent = time.monotonic()
+            now = self.queue.storage.now()
+            self._change(S.processing, lease_expires_at=utcnow_iso(now + self.queue.lease_seconds))
+            self.last_heartbeat_ok = max(self.last_heartbeat_ok, sent)
+            self.files.mark_leased(self.job_id, self.worker_id)
 
     def check(self) -> None:
         """Raise `LeaseLost` if the job is known to be lost, or fence: no heartbeat for most of the lease."""
@@ -177,7 +179,8 @@ class CloudJob(JobHandle):
             # Our key is ours alone: removing it cannot touch the run that replaced us.
             _quietly(self.queue.storage.delete, key)
             raise
-        _quietly(self.files.drop_markers, self.job_id)
+        with self.lock:
+            _quietly(self.files.drop_markers, self.job_id)
 
     def _upload(self, path: Path) -> str:
         self.check()
@@ -210,7 +213,7 @@ class CloudJob(JobHandle):
                 self.check()
                 log.warning("job %s: bucket unreachable (%s); retrying in %.1fs", self.job_id, exc, wait)
                 time.sleep(wait)
-                wait = min(wait * 2, 4.0)
+                wait = min(wait * 2, 2.0)
 
 
 def _quietly(fn, *args) -> None:

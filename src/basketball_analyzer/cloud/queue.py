@@ -26,6 +26,7 @@ from typing import Callable
 from ..exceptions import (BballError, ConditionFailed, JobError, LeaseLost, ManifestError, ManifestTooNew,
                           NotFound, StorageError)
 from ..lifecycle import JobQueue
+from .job import FENCE_FRACTION, CloudJob
 from .jobfiles import LEASE_PREFIX, PENDING_PREFIX, JobFiles, manifest_key
 from .manifest import (ACTIVE, RETRYABLE, CloudJobStatus, JobManifest, new_claim_token, new_job_id,
                        utcnow_iso, validate_job_id)
@@ -82,6 +83,7 @@ class CloudQueue(JobQueue):
         self.heartbeat_interval = min(max(self.lease_seconds / 3, 1.0), self.lease_seconds / 2)
         self.progress_every = 50
         self.min_write_interval = 1.0  # R2 takes about one write per second to the same key
+        self.fence_fraction = FENCE_FRACTION
         self._seen: dict[str, str] = {}  # job id -> ETag of a manifest reconcile need not read again
         self._too_new: set[str] = set()  # jobs of a newer schema: left for newer workers
 
@@ -209,8 +211,6 @@ class CloudQueue(JobQueue):
         return None
 
     def _try_claim(self, job_id: str, worker_id: str):
-        from .job import CloudJob
-
         try:
             job_id = validate_job_id(job_id)
         except ManifestError:
