@@ -58,28 +58,77 @@ class SheetLayout:
 class FrameAnnotator:
     """Draws one video's frames in order: boxes, `#id` labels and the last `trail_length` frames' trails."""
 
-    def __init__(self, trail_length: int = 30, thickness: int = 2, text_scale: float = 0.5) -> None:
+    def __init__(self, trail_length: int = 30, thickness: int = 2, text_scale: float = 0.5,
+                 teams: TeamColours | None = None) -> None:
         import supervision as sv
 
-        lookup = sv.ColorLookup.TRACK
-        self._boxes = sv.BoxAnnotator(thickness=thickness, color_lookup=lookup)
-        self._labels = sv.LabelAnnotator(text_scale=text_scale, text_padding=4, color_lookup=lookup)
+        self.teams = teams
+        kwargs: dict = {"color_lookup": sv.ColorLookup.TRACK}
+        if teams is not None:
+            # Once teams exist a box takes its team's colour (class ids index the palette), not its track's.
+            kwargs = {"color_lookup": sv.ColorLookup.CLASS, "color": sv.ColorPalette.from_hex(teams.palette)}
+        self._boxes = sv.BoxAnnotator(thickness=thickness, **kwargs)
+        text = {}
+        if teams is not None:  # dark text on light jerseys' labels, light text on dark ones
+            text = {"text_color": sv.ColorPalette.from_hex(teams.text_palette)}
+        self._labels = sv.LabelAnnotator(text_scale=text_scale, text_padding=4, **kwargs, **text)
         self._trails = sv.TraceAnnotator(trace_length=max(2, trail_length), thickness=thickness,
-                                         position=sv.Position.BOTTOM_CENTER, color_lookup=lookup)
+                                         position=sv.Position.BOTTOM_CENTER, **kwargs)
+
+    def _supervision(self, detections: Detections):
+        sv_det = detections.to_supervision()
+        if self.teams is not None:
+            sv_det.class_id = self.teams.indices(detections.tracker_id)
+        return sv_det
 
     def annotate(self, image: np.ndarray, detections: Detections) -> np.ndarray:
         """A copy of `image` (BGR) with `detections` drawn; call once per frame, in frame order."""
         scene = image.copy()
-        sv_det = detections.to_supervision()
+        sv_det = self._supervision(detections)
         self._trails.annotate(scene, sv_det)
         self._boxes.annotate(scene, sv_det)
         if len(detections):
-            self._labels.annotate(scene, sv_det, labels=[f"#{t}" for t in detections.tracker_id.tolist()])
+            labels = [f"#{t}" for t in detections.tracker_id.tolist()]
+            if self.teams is not None:
+                labels = [f"{label} {self.teams.name(t)}" for label, t in zip(labels, detections.tracker_id.tolist())]
+            self._labels.annotate(scene, sv_det, labels=labels)
         return scene
 
     def advance(self, detections: Detections) -> None:
         """Record a frame's positions for the trails without drawing it (frames a contact sheet skips)."""
-        self._trails.trace.put(detections.to_supervision())
+        self._trails.trace.put(self._supervision(detections))
+
+
+@dataclass(frozen=True)
+class TeamColours:
+    """Each track's team and each team's drawing colour (`#rrggbb`); tracks without a team are grey."""
+
+    team_of: dict[int, str | None]
+    colour_of: dict[str, str]
+    order: tuple[str, ...] = ("A", "B", "other", "")
+
+    @property
+    def palette(self) -> list[str]:
+        """Colours in class-id order."""
+        defaults = {"A": "#f2f2f2", "B": "#1f3fbf", "other": "#111111", "": "#9a9a9a"}
+        return [self.colour_of.get(team) or defaults[team] for team in self.order]
+
+    @property
+    def text_palette(self) -> list[str]:
+        """Label text colours that stay readable on each palette colour."""
+        out = []
+        for colour in self.palette:
+            r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+            out.append("#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#ffffff")
+        return out
+
+    def indices(self, track_ids: np.ndarray) -> np.ndarray:
+        """Class ids (palette indices) for tracks."""
+        return np.array([self.order.index(self.team_of.get(int(t)) or "") for t in track_ids], int)
+
+    def name(self, track_id: int) -> str:
+        """The track's team, or "" when it has none."""
+        return self.team_of.get(int(track_id)) or ""
 
 
 class FrameBoxes:
@@ -169,7 +218,8 @@ def check_output(output: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
 
 
 def render_video(video_path: str | os.PathLike, detections: Detections, output: str | os.PathLike, *,
-                 trail_length: int | None = None, on_progress: ProgressFn | None = None) -> RenderResult:
+                 trail_length: int | None = None, on_progress: ProgressFn | None = None,
+                 teams: TeamColours | None = None) -> RenderResult:
     """Write the video with its detections drawn on every frame (H.264, same size and frame rate).
 
     The file appears only when complete: it is written under a temporary name and renamed.
@@ -179,7 +229,7 @@ def render_video(video_path: str | os.PathLike, detections: Detections, output: 
     output = check_output(output, VIDEO_SUFFIXES)
     info = probe(video_path)
     boxes = FrameBoxes(detections, info.frame_count)
-    annotator = FrameAnnotator(trail_length=trail_length or max(10, round(info.fps)))
+    annotator = FrameAnnotator(trail_length=trail_length or max(10, round(info.fps)), teams=teams)
     tmp = output.with_name(f".{output.name}.partial")
     frames = drawn = 0
     try:
@@ -212,7 +262,7 @@ def render_video(video_path: str | os.PathLike, detections: Detections, output: 
 
 def render_contact_sheet(video_path: str | os.PathLike, detections: Detections, output: str | os.PathLike, *,
                          frames: int = 12, tile_width: int = TILE_WIDTH, trail_length: int | None = None,
-                         on_progress: ProgressFn | None = None) -> RenderResult:
+                         on_progress: ProgressFn | None = None, teams: TeamColours | None = None) -> RenderResult:
     """Write a PNG grid of `frames` annotated frames, evenly spaced through the video, each labelled."""
     import cv2
 
@@ -236,7 +286,7 @@ def render_contact_sheet(video_path: str | os.PathLike, detections: Detections, 
             break
         if frame.index != wanted[done]:
             continue
-        annotator = FrameAnnotator(trail_length=trail)
+        annotator = FrameAnnotator(trail_length=trail, teams=teams)
         for earlier in range(max(0, frame.index - trail + 1), frame.index):
             annotator.advance(boxes[earlier])
         det = boxes[frame.index]
