@@ -111,3 +111,28 @@ def test_secrets_from_a_dotenv_file_are_masked_too(tmp_path, monkeypatch):
                                "db-pass-456"), None)
     RedactingFilter().filter(record)
     assert record.getMessage() == "key *** and ***"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("http://admin:hunter2@127.0.0.1:8333/b", "http://admin:***@127.0.0.1:8333/b"),
+    ("endpoint https://u:p@ss@word@host/x fails", "endpoint https://u:***@host/x fails"),  # '@' inside
+    ("https://:only-a-password@host", "https://:***@host"),
+    ("https://ghp_tokenvalue1234@host/repo", "https://***@host/repo"),
+    ("https://host/x?password=abc123&y=1", "https://host/x?password=***&y=1"),
+    ("https://host:8333/bucket/key stays", "https://host:8333/bucket/key stays"),
+])
+def test_credentials_inside_urls_are_masked(text, expected):
+    assert redact(text, []) == expected
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_endpoint_password_never_reaches_a_log_line(emit, fmt):
+    lines = emit(fmt, lambda log: log.warning("cannot reach http://key:s3cr3t-pw@host:9000/bucket"))
+    assert "s3cr3t-pw" not in "\n".join(lines) and "key:***@host" in "\n".join(lines)
+
+
+def test_printable_escapes_control_characters_and_cuts():
+    from basketball_analyzer.logs import printable
+
+    assert printable("ok [/] \x1b[2Jx\ny\x9b\x7f") == "ok [/] \\x1b[2Jx\\x0ay\\x9b\\x7f"
+    assert printable("abcdef", 4) == "abc…"

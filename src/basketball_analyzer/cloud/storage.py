@@ -1,75 +1,47 @@
-"""`CloudStorage`: the S3/R2 bucket behind the job queue (boto3, signature v4).
+"""`CloudStorage`: a plain object store on an S3/R2 bucket (boto3, signature v4).
 
-Key layout (job ids are validated before they go into a key):
-    jobs/<job_id>/manifest.json        the job's state (changed only by conditional writes, see queue.py)
-    jobs/<job_id>/video<suffix>        the uploaded video
-    jobs/<job_id>/progress.json        frames done / total, written by the worker as it runs
-    jobs/<job_id>/results.<n>.parquet  results of attempt n (the manifest names the winning one)
-    queue/lease/<job_id>               exists while a worker holds the job; rewritten by every heartbeat
-    queue/pending/<job_id>             exists while the job waits for a worker
-`queue/lease/` sorts before `queue/pending/`, so one LIST of `queue/` shows a worker every lease and the
-oldest pending jobs: an idle poll is one request.
+Put, get (with ETags for conditional writes), delete, list, and multipart file transfers. It knows nothing
+of jobs: the key layout, manifests, markers and progress belong to the queue (`jobfiles.py`, `queue.py`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..exceptions import StorageError
-from ..logs import redact
-from .manifest import JobManifest, validate_job_id
+from ..exceptions import ConditionFailed, ConfigError, StorageError, StorageUnavailable
+from ..logs import printable, redact
 
 log = logging.getLogger(__name__)
 
-JOBS_PREFIX = "jobs/"
-QUEUE_PREFIX = "queue/"
-LEASE_PREFIX = "queue/lease/"
-PENDING_PREFIX = "queue/pending/"
-_SUFFIX = re.compile(r"^\.[a-z0-9]{1,10}$")
 MULTIPART_CHUNK = 16 * 1024 * 1024
 
 BytesFn = Callable[[int, int], None]
 """Called as `on_progress(bytes_done, bytes_total)`."""
 
 
-class ConditionFailed(StorageError):
-    """A conditional write lost: the object changed (or already existed) since it was read."""
-
-
-class StorageUnavailable(StorageError):
-    """The bucket did not answer (connection refused, timeout, 5xx): worth retrying later."""
-
-
 @dataclass(frozen=True)
 class ObjectInfo:
-    """One listed object: key, size in bytes, last-modified time (epoch seconds, server clock)."""
+    """One listed object: key, size in bytes, last-modified time (epoch seconds, server clock), ETag."""
 
     key: str
     size: int
     last_modified: float
-
-
-def video_suffix(path: str | os.PathLike) -> str:
-    """The lower-case suffix of a video file if it is a plain one (".mp4", ".mkv"...), else ""."""
-    suffix = Path(path).suffix.lower()
-    return suffix if _SUFFIX.match(suffix) else ""
+    etag: str = ""
 
 
 class CloudStorage:
-    """The job bucket: videos, manifests, progress, results and queue markers. Errors are `StorageError`."""
+    """One bucket as a plain object store. Errors are `StorageError` (`ConditionFailed`, `StorageUnavailable`)."""
 
     def __init__(self, *, endpoint_url: str, access_key: str, secret_key: str, bucket: str,
                  region: str = "auto", max_attempts: int = 6, connect_timeout: float = 5.0,
                  read_timeout: float = 60.0):
-        self.endpoint_url = endpoint_url
+        self.endpoint_url = check_endpoint(endpoint_url)
         self.bucket = bucket
         self.region = region
         self._access_key = access_key
@@ -89,7 +61,12 @@ class CloudStorage:
                    bucket=settings.r2_bucket_name, region=settings.r2_region or "auto")
 
     def __repr__(self) -> str:
-        return f"CloudStorage(endpoint_url={self.endpoint_url!r}, bucket={self.bucket!r})"
+        return f"CloudStorage(endpoint_url={self.endpoint!r}, bucket={self.bucket!r})"
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint as it may be printed (credentials masked, control characters escaped)."""
+        return printable(redact(self.endpoint_url, [self._access_key, self._secret_key]))
 
     # -- client, errors, clock ------------------------------------------------------------------------
 
@@ -107,9 +84,14 @@ class CloudStorage:
                             retries={"mode": "standard", "max_attempts": self._max_attempts},
                             s3={"addressing_style": "path"})
             session = boto3.session.Session()
-            self._client = session.client("s3", endpoint_url=self.endpoint_url, region_name=self.region,
-                                          aws_access_key_id=self._access_key,
-                                          aws_secret_access_key=self._secret_key, config=config)
+            try:
+                self._client = session.client("s3", endpoint_url=self.endpoint_url, region_name=self.region,
+                                              aws_access_key_id=self._access_key,
+                                              aws_secret_access_key=self._secret_key, config=config)
+            except ValueError as exc:  # botocore's "Invalid endpoint", bad region names
+                raise ConfigError(printable(redact(f"cannot use bucket endpoint {self.endpoint}: "
+                                                   f"{str(exc).splitlines()[0] if str(exc) else exc!r}",
+                                                   [self._access_key, self._secret_key]))) from None
             self._client.meta.events.register("after-call.s3", self._track_clock)
         return self._client
 
@@ -130,8 +112,14 @@ class CloudStorage:
         return time.time() + self.clock_offset
 
     def _error(self, exc: Exception, what: str) -> StorageError:
-        """One clear line for a boto3/botocore failure; never the secret."""
-        from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+        """One clear line for a boto3/botocore failure naming the real cause; never a secret, never raw
+        control characters from the bucket."""
+        cls, msg = self._explain(exc, what)
+        return cls(printable(redact(msg, [self._access_key, self._secret_key])))
+
+    def _explain(self, exc: Exception, what: str) -> tuple[type[StorageError], str]:
+        from botocore.exceptions import (ClientError, EndpointConnectionError, NoCredentialsError,
+                                         ParamValidationError)
 
         code, status = "", 0
         if isinstance(exc, ClientError):
@@ -140,26 +128,36 @@ class CloudStorage:
         elif hasattr(exc, "last_response") and isinstance(getattr(exc, "last_response", None), dict):
             code = exc.last_response.get("Error", {}).get("Code", "")
         if code in ("PreconditionFailed", "ConditionalRequestConflict") or status == 412:
-            return ConditionFailed(f"{what}: the object changed since it was read")
+            return ConditionFailed, f"{what}: the object changed since it was read"
+        if code == "RequestTimeTooSkewed":
+            # Signed requests carry the time; S3 and R2 refuse those more than 15 minutes off (as a 403).
+            off = f" (about {abs(self.clock_offset) / 60:.0f} min off the bucket's)" if self.clock_offset else ""
+            return StorageError, (f"{what}: this machine's clock is wrong{off}, so the bucket at "
+                                  f"{self.endpoint} refuses our signed requests (RequestTimeTooSkewed); "
+                                  "set the clock (enable NTP)")
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
                     "ExpiredToken", "Unauthorized") or status in (401, 403):
-            msg = (f"{what}: the bucket at {self.endpoint_url} refused our credentials ({code or status}); "
-                   "check R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY")
-        elif code == "NoSuchBucket":
-            msg = (f"{what}: bucket {self.bucket!r} does not exist at {self.endpoint_url}; "
-                   "check R2_BUCKET_NAME")
-        elif isinstance(exc, EndpointConnectionError) or type(exc).__name__ in (
+            return StorageError, (f"{what}: the bucket at {self.endpoint} refused our credentials "
+                                  f"({code or status}); check R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY")
+        if code == "NoSuchBucket":
+            return StorageError, self._missing_bucket(what)
+        if isinstance(exc, EndpointConnectionError) or type(exc).__name__ in (
                 "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError"):
-            return StorageUnavailable(f"{what}: cannot reach {self.endpoint_url}; "
-                                      "check R2_ENDPOINT_URL / R2_ACCOUNT_ID and the network")
-        elif status >= 500:
-            return StorageUnavailable(f"{what}: the bucket answered HTTP {status} ({code or 'server error'})")
-        elif isinstance(exc, NoCredentialsError):
-            msg = f"{what}: no credentials; set R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY"
-        else:
-            detail = code or type(exc).__name__
-            msg = f"{what}: {detail}" + (f" (HTTP {status})" if status else "")
-        return StorageError(redact(msg, [self._access_key, self._secret_key]))
+            return StorageUnavailable, (f"{what}: cannot reach {self.endpoint}; "
+                                        "check R2_ENDPOINT_URL / R2_ACCOUNT_ID and the network")
+        if status >= 500:
+            return StorageUnavailable, f"{what}: the bucket answered HTTP {status} ({code or 'server error'})"
+        if isinstance(exc, NoCredentialsError):
+            return StorageError, f"{what}: no credentials; set R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY"
+        if isinstance(exc, ParamValidationError):  # e.g. a bucket name S3 does not allow
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid parameter"
+            return StorageError, f"{what}: {first}"
+        detail = code or type(exc).__name__
+        return StorageError, f"{what}: {detail}" + (f" (HTTP {status})" if status else "")
+
+    def _missing_bucket(self, what: str) -> str:
+        return (f"{what}: bucket {self.bucket!r} does not exist at {self.endpoint}; create it (Cloudflare "
+                f"dashboard, or `npx wrangler r2 bucket create {self.bucket}`) or set R2_BUCKET_NAME")
 
     def _call(self, what: str, op: str, **kwargs: Any) -> dict:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -172,8 +170,10 @@ class CloudStorage:
     # -- generic objects ------------------------------------------------------------------------------
 
     def check(self) -> None:
-        """Verify the bucket is reachable with these credentials (one HEAD)."""
-        self._call(f"open bucket {self.bucket!r}", "head_bucket")
+        """Verify the bucket exists and is reachable with these credentials (one HEAD); before any upload,
+        since some stores (SeaweedFS) create a bucket on first write and others (R2) do not."""
+        if not self.bucket_exists():
+            raise StorageError(printable(self._missing_bucket(f"open bucket {self.bucket!r}")))
 
     def put_bytes(self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False,
                   content_type: str = "application/octet-stream") -> str:
@@ -215,64 +215,24 @@ class CloudStorage:
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
                 for obj in page.get("Contents", []):
-                    yield ObjectInfo(obj["Key"], int(obj.get("Size", 0)), obj["LastModified"].timestamp())
+                    yield ObjectInfo(obj["Key"], int(obj.get("Size", 0)), obj["LastModified"].timestamp(),
+                                     obj.get("ETag", ""))
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, f"list {prefix}") from None
 
-    # -- keys -----------------------------------------------------------------------------------------
+    # -- files --------------------------------------------------------------------------------------
 
-    @staticmethod
-    def job_prefix(job_id: str) -> str:
-        """jobs/<job_id>/"""
-        return f"{JOBS_PREFIX}{validate_job_id(job_id)}/"
-
-    def manifest_key(self, job_id: str) -> str:
-        """Key of a job's manifest."""
-        return self.job_prefix(job_id) + "manifest.json"
-
-    def video_key(self, job_id: str, suffix: str = ".mp4") -> str:
-        """Key a job's video is uploaded to (`suffix` as in `video_suffix`)."""
-        if suffix and not _SUFFIX.match(suffix):
-            raise StorageError(f"invalid video suffix {suffix[:12]!r}")
-        return self.job_prefix(job_id) + "video" + suffix
-
-    def results_key(self, job_id: str, attempt: int = 1) -> str:
-        """Key of one attempt's results (each attempt writes its own: a late loser clobbers nothing)."""
-        return self.job_prefix(job_id) + f"results.{int(attempt)}.parquet"
-
-    def progress_key(self, job_id: str) -> str:
-        """Key of a job's progress object."""
-        return self.job_prefix(job_id) + "progress.json"
-
-    @staticmethod
-    def pending_key(job_id: str) -> str:
-        """Marker that a job waits for a worker."""
-        return PENDING_PREFIX + validate_job_id(job_id)
-
-    @staticmethod
-    def lease_key(job_id: str) -> str:
-        """Marker that a worker holds a job; its LastModified is the last heartbeat."""
-        return LEASE_PREFIX + validate_job_id(job_id)
-
-    def _own_key(self, job_id: str, key: str) -> str:
-        if not isinstance(key, str) or not key.startswith(self.job_prefix(job_id)) or ".." in key:
-            raise StorageError(f"job {job_id}: key {str(key)[:80]!r} is not one of this job's files")
-        return key
-
-    # -- videos ---------------------------------------------------------------------------------------
-
-    def upload_video(self, job_id: str, path: str | os.PathLike, on_progress: BytesFn | None = None) -> str:
-        """Upload a video (multipart when large); returns its key."""
+    def upload_file(self, path: str | os.PathLike, key: str, *, what: str | None = None,
+                    on_progress: BytesFn | None = None, content_type: str | None = None) -> str:
+        """Upload a local file to `key` (multipart when large); returns the key."""
         path = Path(path)
-        key = self.video_key(job_id, video_suffix(path))
-        self._transfer("upload_file", f"upload {path.name}", path.stat().st_size, on_progress,
-                       Filename=str(path), Key=key)
+        extra = {"ExtraArgs": {"ContentType": content_type}} if content_type else {}
+        self._transfer("upload_file", what or f"upload {path.name}", path.stat().st_size, on_progress,
+                       Filename=str(path), Key=key, **extra)
         return key
 
-    def download_video(self, key: str, dest: str | os.PathLike, on_progress: BytesFn | None = None) -> Path:
-        """Download a video by its key to `dest` (written to a temporary name, then renamed)."""
-        if not isinstance(key, str) or not key.startswith(JOBS_PREFIX) or ".." in key:
-            raise StorageError(f"invalid video key {str(key)[:80]!r}")
+    def download_file(self, key: str, dest: str | os.PathLike, *, on_progress: BytesFn | None = None) -> Path:
+        """Download `key` to `dest` (written to a temporary name, then renamed)."""
         return self._download(key, Path(dest), on_progress)
 
     def _download(self, key: str, dest: Path, on_progress: BytesFn | None) -> Path:
@@ -313,94 +273,126 @@ class CloudStorage:
                 raise self._error(cause, what) from None
             raise StorageError(redact(f"{what}: {exc}", [self._access_key, self._secret_key])) from None
 
-    # -- manifests ------------------------------------------------------------------------------------
+    # -- bucket housekeeping (gc) and checks ----------------------------------------------------------
 
-    def put_manifest(self, manifest: JobManifest, *, etag: str | None = None, create: bool = False) -> str:
-        """Write a manifest: `create` only if none exists, else only over `etag`. Returns the new ETag."""
-        if etag is None and not create:
-            raise ValueError("put_manifest needs etag= (update) or create=True")
-        return self.put_bytes(self.manifest_key(manifest.job_id), manifest.to_json(), if_match=etag,
-                              if_none_match=create, content_type="application/json")
+    def bucket_exists(self) -> bool:
+        """True if the bucket exists, False on a 404; other failures raise `StorageError` (one HEAD)."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
-    def get_manifest(self, job_id: str) -> tuple[JobManifest, str] | None:
-        """(manifest, ETag), None when the job does not exist; `ManifestError` when it is malformed."""
-        found = self.get_bytes(self.manifest_key(job_id))
-        if found is None:
-            return None
-        manifest = JobManifest.from_json(found[0])
-        if manifest.job_id != validate_job_id(job_id):
-            from ..exceptions import ManifestError
-
-            raise ManifestError(f"manifest at {self.manifest_key(job_id)} is for job {manifest.job_id}")
-        return manifest, found[1]
-
-    def list_job_ids(self) -> list[str]:
-        """Every job id that has a manifest, oldest first (paginated LIST of jobs/)."""
-        ids = []
-        for obj in self.list_objects(JOBS_PREFIX):
-            parts = obj.key.split("/")
-            if len(parts) == 3 and parts[2] == "manifest.json":
-                ids.append(parts[1])
-        return ids
-
-    def list_queue(self) -> Iterator[ObjectInfo]:
-        """Lease markers, then pending markers (oldest first); one LIST per 1,000."""
-        return self.list_objects(QUEUE_PREFIX)
-
-    def list_pending(self) -> list[str]:
-        """Ids of jobs with a pending marker, oldest first."""
-        return [o.key[len(PENDING_PREFIX):] for o in self.list_objects(PENDING_PREFIX)]
-
-    # -- progress -------------------------------------------------------------------------------------
-
-    def update_progress(self, job_id: str, frames_done: int, frames_total: int | None,
-                        worker_id: str | None = None, attempt: int | None = None) -> None:
-        """Record how far a running job is (one unconditional PUT; only the lease holder writes it)."""
-        body = {"job_id": job_id, "frames_processed": int(frames_done), "frames_total": frames_total,
-                "worker_id": worker_id, "attempt": attempt, "updated_at": self.now()}
-        self.put_bytes(self.progress_key(job_id), json.dumps(body).encode(), content_type="application/json")
-
-    def get_progress(self, job_id: str) -> dict | None:
-        """The last progress record of a job, or None (also when unreadable: progress is advisory)."""
-        found = self.get_bytes(self.progress_key(job_id))
-        if found is None:
-            return None
+        what = f"open bucket {self.bucket!r}"
         try:
-            data = json.loads(found[0])
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+            self.client.head_bucket(Bucket=self.bucket)
+            return True
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "") or ""
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
+                return False
+            if status == 403:
+                # A HEAD answer has no body, so wrong keys and a wrong clock look alike; a LIST names which.
+                self._call(what, "list_objects_v2", MaxKeys=1)
+            raise self._error(exc, what) from None
+        except BotoCoreError as exc:
+            raise self._error(exc, what) from None
 
-    # -- results --------------------------------------------------------------------------------------
+    def object_size(self, key: str) -> int | None:
+        """Size in bytes of an object (one HEAD), None when it does not exist."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
-    def upload_results(self, job_id: str, path: str | os.PathLike, attempt: int = 1,
-                       on_progress: BytesFn | None = None) -> str:
-        """Upload a results file for one attempt; returns its key."""
-        path = Path(path)
-        key = self.results_key(job_id, attempt)
-        self._transfer("upload_file", f"upload results of job {job_id}", path.stat().st_size, on_progress,
-                       Filename=str(path), Key=key,
-                       ExtraArgs={"ContentType": "application/vnd.apache.parquet"})
-        return key
+        try:
+            return int(self.client.head_object(Bucket=self.bucket, Key=key).get("ContentLength", 0))
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) == 404:
+                return None
+            raise self._error(exc, f"find {key}") from None
+        except BotoCoreError as exc:
+            raise self._error(exc, f"find {key}") from None
 
-    def download_results(self, job_id: str, dest: str | os.PathLike, key: str | None = None,
-                         on_progress: BytesFn | None = None) -> Path:
-        """Download a job's results (`key` from its manifest's results_key; looked up when None)."""
-        if key is None:
-            found = self.get_manifest(job_id)
-            key = found[0].results_key if found else None
-            if not key:
-                raise StorageError(f"job {job_id} has no results yet")
-        return self._download(self._own_key(job_id, key), Path(dest), on_progress)
+    def get_bytes_capped(self, key: str, max_bytes: int) -> tuple[bytes, str] | None:
+        """Like `get_bytes`, but an object over `max_bytes` raises `StorageError` before its body is read."""
+        from botocore.exceptions import BotoCoreError, ClientError
 
-    # -- clean-up -------------------------------------------------------------------------------------
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise self._error(exc, f"read {key}") from None
+        except BotoCoreError as exc:
+            raise self._error(exc, f"read {key}") from None
+        size = int(resp.get("ContentLength", 0))
+        if size > max_bytes:
+            resp["Body"].close()
+            raise StorageError(printable(f"{key} is {size:,} bytes, over the {max_bytes:,}-byte limit; "
+                                         "refusing to read it"))
+        try:
+            return resp["Body"].read(), resp.get("ETag", "")
+        except BotoCoreError as exc:
+            raise self._error(exc, f"read {key}") from None
 
-    def delete_job_files(self, job_id: str) -> int:
-        """Delete every object of a job (its files and queue markers); returns how many."""
-        keys = [o.key for o in self.list_objects(self.job_prefix(job_id))]
-        # The manifest goes last, so a crash half-way leaves a job that still lists and can be deleted again.
-        keys.sort(key=lambda k: k.endswith("/manifest.json"))
-        keys = [self.pending_key(job_id), self.lease_key(job_id)] + keys
-        for key in keys:
-            self.delete(key)
-        return len(keys) - 2
+    def list_multipart_uploads(self, prefix: str = "") -> list[MultipartUpload]:
+        """Multipart uploads begun and neither completed nor aborted (a killed upload leaves one)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        found: list[MultipartUpload] = []
+        try:
+            for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket,
+                                                                                    Prefix=prefix):
+                for up in page.get("Uploads", []) or []:
+                    initiated = up.get("Initiated")
+                    found.append(MultipartUpload(up["Key"], up["UploadId"],
+                                                 initiated.timestamp() if initiated else 0.0))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "list unfinished multipart uploads") from None
+        return found
+
+    def abort_multipart_upload(self, upload: MultipartUpload) -> None:
+        """Abort an unfinished multipart upload, freeing its parts (already gone is fine)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload.key, UploadId=upload.upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return
+            raise self._error(exc, f"abort upload of {upload.key}") from None
+        except BotoCoreError as exc:
+            raise self._error(exc, f"abort upload of {upload.key}") from None
+
+
+@dataclass(frozen=True)
+class MultipartUpload:
+    """An unfinished multipart upload: its key, id and when it began (epoch seconds, server clock)."""
+
+    key: str
+    upload_id: str
+    initiated: float
+
+
+def check_endpoint(url: str) -> str:
+    """`url` if it is a usable http(s) S3 endpoint without credentials in it, else `ConfigError` (one line,
+    never the password)."""
+    from urllib.parse import urlsplit
+
+    shown = printable(redact(str(url), []), 120)
+    problem = None
+    try:
+        parts = urlsplit(str(url))
+        port = parts.port  # raises ValueError on a port that is not a number in range
+    except ValueError as exc:
+        parts, port, problem = None, None, str(exc).splitlines()[0] if str(exc) else "unparseable"
+    if problem is None:
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in str(url)):
+            problem = "it contains spaces or control characters"
+        elif parts.scheme not in ("http", "https"):
+            problem = "it must start with https:// (or http:// for a local server)"
+        elif not parts.hostname:
+            problem = "it names no host"
+        elif parts.username is not None or parts.password is not None:
+            problem = "it contains credentials; put them in R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY instead"
+        elif parts.query or parts.fragment:
+            problem = "it must not have a query or fragment"
+    del port
+    if problem:
+        raise ConfigError(f"invalid bucket endpoint {shown} (R2_ENDPOINT_URL / R2_ACCOUNT_ID): {problem}")
+    return str(url)
