@@ -1,7 +1,9 @@
 """A synthetic basketball clip: drawn players moving over a court, with their true boxes.
 
-Used by the demo when no video is given and by the tests. OpenCV's HOG people detector finds these figures
-(head, torso, arms and legs, about 130 px tall), so the whole pipeline can be checked against ground truth.
+Used by the demo when no video is given and by the tests. Both CPU detectors find these figures (head with
+hair, jersey and shorts, arms, legs and shoes, about 130 px tall): OpenCV's HOG people detector and the
+SSDLite network, which needs dark skin and shoes against a light floor and arms that swing less than the
+legs before it scores a drawing as a person. The whole pipeline can then be checked against ground truth.
 """
 
 from __future__ import annotations
@@ -58,9 +60,9 @@ def draw_court(width: int, height: int) -> np.ndarray:
     import cv2
 
     img = np.zeros((height, width, 3), np.uint8)
-    img[:] = (120, 170, 215)
+    img[:] = (160, 200, 230)
     for y in range(0, height, 24):
-        cv2.line(img, (0, y), (width, y), (110, 160, 205), 1)
+        cv2.line(img, (0, y), (width, y), (150, 190, 220), 1)
     cv2.rectangle(img, (10, 10), (width - 10, height - 10), (245, 245, 245), 3)
     cv2.line(img, (width // 2, 10), (width // 2, height - 10), (245, 245, 245), 3)
     cv2.circle(img, (width // 2, height // 2), min(width, height) // 8, (245, 245, 245), 3)
@@ -69,27 +71,33 @@ def draw_court(width: int, height: int) -> np.ndarray:
 
 def draw_player(img: np.ndarray, box: tuple[float, float, float, float], color: tuple[int, int, int],
                 frame: int) -> None:
-    """A simple human figure filling `box`: head, torso, swinging arms and legs."""
+    """A human figure filling `box`: head and hair, jersey and shorts in `color`, swinging arms and legs, shoes."""
     import cv2
 
     x1, y1, x2, y2 = box
     h = y2 - y1
     cx = (x1 + x2) / 2
-    skin, dark = (80, 110, 160), (30, 30, 30)
-    swing = math.sin(frame / 4.0) * h * 0.08
-    head_r = int(h * 0.085)
+    skin, dark = (30, 45, 80), (30, 30, 30)
+    swing = math.sin(frame / 4.0) * h * 0.06
+    head_r = int(h * 0.075)
     head_c = (int(cx), int(y1 + head_r + 2))
-    torso_top, torso_bot = y1 + h * 0.19, y1 + h * 0.55
-    torso_w = h * 0.2
     cv2.circle(img, head_c, head_r, skin, -1)
-    cv2.rectangle(img, (int(cx - torso_w / 2), int(torso_top)), (int(cx + torso_w / 2), int(torso_bot)), color, -1)
-    t = max(2, int(h * 0.055))
-    cv2.line(img, (int(cx - torso_w / 2), int(torso_top + 4)), (int(cx - torso_w / 2 - h * 0.07 + swing),
-             int(y1 + h * 0.5)), skin, t)
-    cv2.line(img, (int(cx + torso_w / 2), int(torso_top + 4)), (int(cx + torso_w / 2 + h * 0.07 - swing),
-             int(y1 + h * 0.5)), skin, t)
-    cv2.line(img, (int(cx - torso_w / 4), int(torso_bot)), (int(cx - h * 0.1 - swing), int(y2 - 3)), dark, t + 1)
-    cv2.line(img, (int(cx + torso_w / 4), int(torso_bot)), (int(cx + h * 0.1 + swing), int(y2 - 3)), dark, t + 1)
+    cv2.ellipse(img, head_c, (head_r, head_r), 0, 180, 360, dark, -1)
+    torso_top, torso_bot = y1 + h * 0.17, y1 + h * 0.50
+    shoulder, hip = h * 0.13, h * 0.10  # half widths
+    arm, leg = max(2, int(h * 0.07)), max(2, int(h * 0.09))
+    feet = ((int(cx - hip / 2 - h * 0.06 - swing), int(y2 - 4)), (int(cx + hip / 2 + h * 0.06 + swing), int(y2 - 4)))
+    for (fx, fy), side in zip(feet, (-1, 1)):
+        cv2.line(img, (int(cx + side * hip / 2), int(torso_bot)), (fx, fy), skin, leg)
+        cv2.ellipse(img, (fx + side * 2, fy), (int(h * 0.05), int(h * 0.025)), 0, 0, 360, dark, -1)
+    jersey = np.array([[cx - shoulder, torso_top], [cx + shoulder, torso_top], [cx + hip, torso_bot],
+                       [cx - hip, torso_bot]], np.int32)
+    shorts = np.array([[cx - hip - 1, torso_bot - 2], [cx + hip + 1, torso_bot - 2], [cx + hip + 3, y1 + h * 0.66],
+                       [cx + 1, y1 + h * 0.62], [cx - 1, y1 + h * 0.62], [cx - hip - 3, y1 + h * 0.66]], np.int32)
+    cv2.fillPoly(img, [jersey, shorts], color)
+    for side in (-1, 1):
+        cv2.line(img, (int(cx + side * (shoulder - arm / 2)), int(torso_top + arm / 2)),
+                 (int(cx + side * (shoulder + h * 0.04) - side * swing * 0.5), int(y1 + h * 0.48)), skin, arm)
 
 
 def render_frame(frame: int, width: int, height: int, players: list[Player],

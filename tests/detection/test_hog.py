@@ -61,11 +61,10 @@ def test_confidence_threshold_filters(sample_clip):
     assert sum(len(strict.detect(f.image)[0]) for f in frames) < sum(len(loose.detect(f.image)[0]) for f in frames)
 
 
-def test_pipeline_counts_and_auto_falls_back_to_cpu(sample_clip, monkeypatch):
+def test_pipeline_counts_with_hog_by_name(sample_clip):
     path, _ = sample_clip
-    monkeypatch.setenv("CLOUD_MODEL_PATH", "/nonexistent/model")
     stats = RunStats()
-    params = DetectionParams(sample_interval=2, detector="auto")
+    params = DetectionParams(sample_interval=2, detector="hog")
     out = list(run_detection(path, params, stats=stats))
     assert stats.detector == "hog"
     assert [d.frame_number[0] for d in out if len(d)] == list(range(2, 40, 2))

