@@ -137,7 +137,7 @@ def test_auto_picks_the_cpu_detector_without_a_gpu_and_says_why(sam3_env, monkey
     ok, why = sam3_availability(settings)
     assert not ok and "no CUDA GPU" in why
     name, why = resolve_detector_name("auto", settings)
-    assert name != "sam3" and why == "no CUDA GPU; using the CPU detector"
+    assert name == "ssd" and why == "no CUDA GPU; using the CPU detector"
     assert type(create_detector(DetectionParams(detector="sam3"), settings)).__name__ == "Sam3Detector"
 
 
