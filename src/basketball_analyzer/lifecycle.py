@@ -17,8 +17,23 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any, Iterator
+
+
+class JobStatus(str, Enum):
+    """Where a job is in its life, stored by value, in `detection_jobs.status` and in bucket manifests.
+
+    `imported` is reached by bucket jobs only: their results were stored in a database.
+    """
+
+    pending = "pending"
+    processing = "processing"
+    completed = "completed"
+    failed = "failed"
+    imported = "imported"
+    cancelled = "cancelled"
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,9 @@ def test_server_restart_mid_job_loses_nothing(s3_server, queue, cloud_settings, 
     job = queue.submit(1, clip60, hog_params(), frames_total=60)
     worker = CloudWorker(cloud_settings, worker_id="steady")
     worker.queue.heartbeat_interval = 0.5
+    # A restart can take longer than 80% of the tests' 10 s lease on a busy machine, and then the worker
+    # rightly fences itself off (test_zombie.py); here the outage is meant to fit inside the lease.
+    worker.queue.lease_seconds = 30.0
     done: list[int] = []
     t = threading.Thread(target=lambda: done.append(worker.work(max_jobs=1)))
     t.start()

@@ -67,10 +67,14 @@ def test_partitioned_upload_retried_after_retry_and_completion_overwrites_nothin
     before = results_objects(queue, job.job_id)
     assert list(before) == [done.results_key]
 
+    uploads: list[str] = []  # keys the zombie sends a results file to from now on
+    proxied_storage.client.meta.events.register(
+        "before-parameter-build.s3.PutObject", lambda params, **_: uploads.append(params.get("Key", "")))
     proxy.heal()  # the zombie's retry now reaches the bucket
     t.join(30)
     assert outcome == ["lost"]
-    assert results_objects(queue, job.job_id) == before  # it checked first, and uploaded nothing
+    assert [k for k in uploads if k.endswith(".parquet")] == []  # it checked first, and sent nothing
+    assert results_objects(queue, job.job_id) == before
     assert queue.get(job.job_id)[0] == done
 
     # Had its first PUT been in flight and landed late, it lands under its own token, beside the winner's.

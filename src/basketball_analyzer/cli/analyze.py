@@ -1,4 +1,4 @@
-"""`bball analyze VIDEO`: detection in this process, stored in one transaction."""
+"""`bball analyze VIDEO`: one job run in this process, through the same lifecycle as a worker."""
 
 from __future__ import annotations
 

@@ -12,10 +12,10 @@ import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from enum import Enum
 from typing import Any
 
 from ..exceptions import JobError, ManifestError, ManifestTooNew
+from ..lifecycle import JobStatus
 
 SCHEMA_VERSION = 1
 
@@ -24,15 +24,7 @@ _JOB_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 _TOKEN = re.compile(r"^[0-9a-f]{16,64}$")
 
 
-class CloudJobStatus(str, Enum):
-    """Where a cloud job is in its life; stored by value."""
-
-    pending = "pending"
-    processing = "processing"
-    completed = "completed"
-    failed = "failed"
-    imported = "imported"
-    cancelled = "cancelled"
+CloudJobStatus = JobStatus  # one set of job states for both queues (lifecycle.py)
 
 
 S = CloudJobStatus

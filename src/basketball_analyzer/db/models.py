@@ -6,11 +6,12 @@ Table and column names are a public interface: users query them with sqlite3 and
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from enum import Enum
 
 from sqlalchemy import (JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from ..lifecycle import JobStatus  # the job states, defined once for both queues
 
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -29,16 +30,6 @@ def fits_int32(value) -> bool:
 def utcnow() -> datetime:
     """Timezone-aware now, the only clock the database sees."""
     return datetime.now(timezone.utc)
-
-
-class JobStatus(str, Enum):
-    """States of a local detection job, stored by value."""
-
-    pending = "pending"
-    processing = "processing"
-    completed = "completed"
-    failed = "failed"
-    cancelled = "cancelled"
 
 
 class Base(DeclarativeBase):

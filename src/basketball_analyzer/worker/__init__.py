@@ -1,1 +1,1 @@
-"""Workers: the local one drains `detection_jobs`; the cloud one drains the bucket (`worker.cloud`)."""
+"""Workers: one `Worker` (`worker.base`) drives every job; `worker.local` and `worker.cloud` pick its queue."""
