@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     sam3_masks: bool = False
     sam3_cross_prompt_iou: float = Field(default=0.7, gt=0, le=1)
 
+    # The web app (`bball serve`, docs/web.md): a token is required on any address but loopback.
+    web_token: SecretStr | None = None
+    web_max_upload_mb: int = Field(default=8192, ge=1)
+    web_upload_dir: str = "bball-uploads"
+
     use_external_worker: bool = False
     detector: DetectorName = DetectorName.auto
     worker_id: str | None = None
@@ -118,7 +123,7 @@ def _register_secrets(settings: Settings) -> None:
 
     from .logs import add_secret
 
-    for secret in (settings.r2_access_key_id, settings.r2_secret_access_key):
+    for secret in (settings.r2_access_key_id, settings.r2_secret_access_key, settings.web_token):
         if secret is not None:
             add_secret(secret.get_secret_value())
     try:

@@ -1,0 +1,115 @@
+"""Read-side queries the web app shows: video summaries and stored boxes by frame range, compact.
+
+Every function takes the caller's `Session` and does not commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .db.analytics import CourtCalibration, Track
+from .db.models import DetectionJob, PlayerDetection, Video
+from .exceptions import BballError, NotFound
+
+MAX_FRAME_RANGE = 3000
+"""Frames one detections request may cover (100 s at 30 fps): a two-hour game streams in chunks."""
+
+
+class RangeError(BballError):
+    """A frame range outside the video or wider than one request may ask for."""
+
+
+@dataclass(frozen=True)
+class VideoSummary:
+    """A video's row with what the viewer shows beside it: boxes stored, tracks, teams, latest job."""
+
+    id: int
+    file_name: str
+    frame_count: int
+    fps: float
+    width: int
+    height: int
+    duration: float
+    detections: int
+    tracks: int
+    teams: bool
+    calibrated: bool
+    latest_job: dict | None
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+def summaries(session: Session, video_ids: list[int] | None = None) -> list[VideoSummary]:
+    """Summaries of the given videos (all when None), by id; counts in three grouped queries."""
+    t = PlayerDetection.__table__
+    q = select(Video).order_by(Video.id)
+    if video_ids is not None:
+        q = q.where(Video.id.in_(video_ids))
+    videos = list(session.execute(q).scalars())
+    ids = [v.id for v in videos]
+    if not ids:
+        return []
+    counts = dict(session.execute(select(t.c.video_id, func.count()).where(t.c.video_id.in_(ids))
+                                  .group_by(t.c.video_id)).all())
+    tracks = dict(session.execute(select(t.c.video_id, func.count(func.distinct(t.c.tracking_id)))
+                                  .where(t.c.video_id.in_(ids), t.c.tracking_id >= 0)
+                                  .group_by(t.c.video_id)).all())
+    teamed = set(session.execute(select(Track.video_id).where(Track.video_id.in_(ids), Track.team.is_not(None))
+                                 .distinct()).scalars())
+    calibrated = set(session.execute(select(CourtCalibration.video_id)
+                                     .where(CourtCalibration.video_id.in_(ids))).scalars())
+    latest: dict[int, dict] = {}
+    for job in session.execute(select(DetectionJob).where(DetectionJob.video_id.in_(ids))
+                               .order_by(DetectionJob.id)).scalars():
+        latest[job.video_id] = {"id": job.id, "status": job.status, "progress": round(job.progress or 0.0, 4)}
+    return [VideoSummary(v.id, v.file_name, v.frame_count, v.fps, v.width, v.height, v.duration,
+                         int(counts.get(v.id, 0)), int(tracks.get(v.id, 0)), v.id in teamed, v.id in calibrated,
+                         latest.get(v.id)) for v in videos]
+
+
+def summary(session: Session, video_id: int) -> VideoSummary:
+    """One video's summary, or `NotFound`."""
+    found = summaries(session, [video_id])
+    if not found:
+        raise NotFound(f"no video with id {video_id}")
+    return found[0]
+
+
+def detections_in_range(session: Session, video_id: int, start: int, end: int) -> dict:
+    """Boxes of frames start..end-1 as parallel arrays (frame, id, x, y, w, h, confidence, label index).
+
+    Labels are sent once (`labels`) and referenced by index, so a frame of ten players costs about 300 bytes.
+    """
+    video = session.get(Video, video_id)
+    if video is None:
+        raise NotFound(f"no video with id {video_id}")
+    if start < 0 or end <= start or start >= video.frame_count:
+        raise RangeError(f"frame range {start}..{end} is outside video {video_id}'s frames 0..{video.frame_count - 1}")
+    if end - start > MAX_FRAME_RANGE:
+        raise RangeError(f"frame range {start}..{end} covers {end - start} frames; ask for at most "
+                         f"{MAX_FRAME_RANGE} at a time")
+    t = PlayerDetection.__table__
+    rows = session.execute(
+        select(t.c.frame_number, t.c.tracking_id, t.c.bbox_x, t.c.bbox_y, t.c.bbox_width, t.c.bbox_height,
+               t.c.confidence_score, t.c.label)
+        .where(t.c.video_id == video_id, t.c.frame_number >= start, t.c.frame_number < end)
+        .order_by(t.c.frame_number, t.c.tracking_id)).all()
+    labels: dict[str, int] = {}
+    out: dict = {"video_id": video_id, "start": start, "end": min(end, video.frame_count), "frame": [], "id": [],
+                 "x": [], "y": [], "w": [], "h": [], "confidence": [], "label": []}
+    for frame, tid, x, y, w, h, conf, label in rows:
+        out["frame"].append(frame)
+        out["id"].append(tid)
+        out["x"].append(round(x, 1))
+        out["y"].append(round(y, 1))
+        out["w"].append(round(w, 1))
+        out["h"].append(round(h, 1))
+        out["confidence"].append(round(conf, 3))
+        out["label"].append(labels.setdefault(label or "player", len(labels)))
+    out["labels"] = list(labels)
+    return out

@@ -1,0 +1,115 @@
+"""The FastAPI application behind `bball serve`: the JSON API, the video files, and three static pages.
+
+Safe by default: with a token set (required on any address but loopback) every request must carry it, as
+`Authorization: Bearer`, a `token` query parameter (the pages' first load) or the cookie that load sets.
+Requests that change state need the token in the header or a same-origin request, so another site cannot
+drive a user's browser into submitting jobs. Errors are JSON `{"error": "one line"}`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from importlib import resources
+
+from ..config import Settings, get_settings
+from ..exceptions import BballError, NotFound
+
+log = logging.getLogger(__name__)
+
+COOKIE = "bball_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PAGES = {"/": "index.html", "/videos/{video_id}": "video.html", "/jobs": "jobs.html"}
+
+
+def _status_of(exc: BballError) -> int:
+    from ..browse import RangeError
+
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, RangeError):
+        return 416 if "outside" in str(exc) else 400
+    return 400
+
+
+def create_app(settings: Settings | None = None, token: str | None = None):
+    """The app for `settings`' database; `token` (or WEB_TOKEN) turns on the token check."""
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from .api import router
+    from .cloud_api import router as cloud_router
+
+    settings = settings or get_settings()
+    if token is None and settings.web_token is not None:
+        token = settings.web_token.get_secret_value()
+    app = FastAPI(title="basketball-analyzer", version="1", docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.token = token or None
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        expected = request.app.state.token
+        header = request.headers.get("authorization", "")
+        bearer = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        offered = bearer or request.query_params.get("token", "") or request.cookies.get(COOKIE, "")
+        if expected and not hmac.compare_digest(offered.encode(), expected.encode()):
+            return error(401, "this server needs its token: open the URL `bball serve` printed, or send "
+                              "Authorization: Bearer <token>")
+        if request.method not in SAFE_METHODS and not (expected and bearer) and not _same_origin(request):
+            return error(403, "requests that change state need the token header or a same-origin request")
+        response = await call_next(request)
+        if expected and request.query_params.get("token") and not request.cookies.get(COOKIE):
+            response.set_cookie(COOKIE, expected, httponly=True, samesite="strict")
+        return response
+
+    @app.exception_handler(BballError)
+    async def bball_error(_request, exc: BballError):
+        return error(_status_of(exc), str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("path", "query", "body"))
+        return error(422, f"invalid {where or 'request'}: {first.get('msg', 'bad value')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, exc: StarletteHTTPException):
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            return error(404, f"no such page or API route: {request.url.path[:200]}")
+        return error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def crash(_request, exc: Exception):
+        log.exception("request failed")
+        return error(500, "internal error (see the server's log)")
+
+    app.include_router(router, prefix="/api")
+    app.include_router(cloud_router, prefix="/api/cloud")
+    static = resources.files("basketball_analyzer.web") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    for path, name in PAGES.items():
+        def page(name: str = name) -> HTMLResponse:
+            return HTMLResponse((static / name).read_text(encoding="utf-8"))
+        app.add_api_route(path, page, methods=["GET"], include_in_schema=False, response_class=HTMLResponse)
+    return app
+
+
+def _same_origin(request) -> bool:
+    """The browser says the request comes from this site (Sec-Fetch-Site, else Origin matching Host)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    from urllib.parse import urlsplit
+
+    return urlsplit(origin).netloc == request.headers.get("host", "")

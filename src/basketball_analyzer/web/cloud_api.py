@@ -1,0 +1,88 @@
+"""Cloud jobs over HTTP, when a bucket is configured: list, submit, cancel, retry, import.
+
+Bucket strings are returned as JSON data; the pages put them into the document as text, never as markup.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from ..exceptions import BballError, ConfigError
+
+router = APIRouter()
+
+
+def _queue(request: Request):
+    from ..cloud.queue import CloudQueue
+
+    settings = request.app.state.settings
+    try:
+        return CloudQueue.from_settings(settings)
+    except ConfigError as exc:
+        raise BballError(f"no bucket configured for this server ({exc})") from None
+
+
+def _view(view) -> dict:
+    m = view.manifest
+    if m is None:
+        return {"job_id": view.job_id, "status": "unreadable", "problem": view.problem}
+    return {"job_id": m.job_id, "video_id": m.video_id, "status": m.status.value, "frames_done": view.frames_done,
+            "frames_total": m.frames_total, "worker_id": m.worker_id, "attempts": m.attempts, "error": m.error,
+            "video_name": m.parameters.get("video_name"), "created_at": m.created_at}
+
+
+@router.get("/jobs")
+def list_jobs(request: Request) -> list[dict]:
+    """Every job in the bucket, newest first, with live progress."""
+    return [_view(v) for v in reversed(_queue(request).list_jobs())]
+
+
+class CloudSubmit(BaseModel):
+    """A registered video to submit."""
+
+    video_id: int = Field(ge=1, le=2**31 - 1)
+    detector: str = "auto"
+    confidence: float = Field(default=0.5, ge=0, le=1)
+    sample_interval: int = Field(default=1, ge=1, le=10_000)
+    prompts: list[str] = Field(default_factory=list, max_length=8)
+
+
+@router.post("/jobs", status_code=201)
+def submit(request: Request, body: CloudSubmit) -> dict:
+    """Upload a registered video and queue a cloud job for it."""
+    from ..cloud.submit import submit_job
+    from ..detection import DEFAULT_PROMPT, DetectionParams
+
+    try:
+        params = DetectionParams(sample_interval=body.sample_interval, confidence_threshold=body.confidence,
+                                 detector=body.detector, prompts=tuple(body.prompts) or (DEFAULT_PROMPT,))
+    except ValueError as exc:
+        raise BballError(str(exc)) from None
+    manifest = submit_job(_queue(request), params=params, video_id=body.video_id,
+                          database_url=request.app.state.settings.database_url)
+    return {"job_id": manifest.job_id, "video_id": manifest.video_id, "status": manifest.status.value}
+
+
+@router.post("/jobs/{job_id}/cancel")
+def cancel(request: Request, job_id: str) -> dict:
+    """Cancel a cloud job."""
+    m = _queue(request).cancel(job_id)
+    return {"job_id": m.job_id, "status": m.status.value}
+
+
+@router.post("/jobs/{job_id}/retry")
+def retry(request: Request, job_id: str) -> dict:
+    """Put a failed (or cancelled, completed) cloud job back in the queue."""
+    m = _queue(request).retry(job_id)
+    return {"job_id": m.job_id, "status": m.status.value}
+
+
+@router.post("/jobs/{job_id}/import")
+def import_one(request: Request, job_id: str) -> dict:
+    """Import a completed job's results into this database."""
+    from ..cloud.importer import import_job
+
+    outcome = import_job(_queue(request).storage, request.app.state.settings.database_url, job_id)
+    return {"job_id": outcome.cloud_job_id, "video_id": outcome.video_id, "rows": outcome.rows,
+            "already_imported": outcome.already_imported}

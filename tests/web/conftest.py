@@ -1,0 +1,46 @@
+"""A stored game for the web tests: the synthetic clip registered with its true boxes, teams and court."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def web_clip(tmp_path_factory):
+    """(path, GameTruth) of a 4-second 640x360 game clip."""
+    from basketball_analyzer.sample_game import make_game_clip
+
+    path = tmp_path_factory.mktemp("webclip") / "game.mp4"
+    return path, make_game_clip(path, frames=120, width=640, height=360)
+
+
+@pytest.fixture
+def stored(db_url, web_clip):
+    """(video id, truth) with boxes, teams and a court calibration stored in `db_url`."""
+    from basketball_analyzer.analytics.calibration import set_calibration
+    from basketball_analyzer.analytics.tracks import assign_teams
+    from basketball_analyzer.db import transaction
+    from basketball_analyzer.db.detections import replace_detections
+    from basketball_analyzer.videos import register_video
+
+    path, truth = web_clip
+    with transaction(db_url) as s:
+        video_id = register_video(s, path).video.id
+        replace_detections(s, video_id, truth.boxes)
+    with transaction(db_url) as s:
+        assign_teams(s, video_id)
+        set_calibration(s, video_id, truth.calibration_pairs(), "fiba")
+    return video_id, truth
+
+
+@pytest.fixture
+def client(db_url, tmp_path):
+    """An HTTP client on the app (no token: loopback)."""
+    from fastapi.testclient import TestClient
+
+    from basketball_analyzer.config import load_settings
+    from basketball_analyzer.web.app import create_app
+
+    app = create_app(load_settings(database_url=db_url, web_upload_dir=str(tmp_path / "uploads")))
+    with TestClient(app) as c:
+        yield c
