@@ -124,3 +124,12 @@ def test_regex_text_in_a_video_name_is_data_not_a_pattern(queue, cloud_settings,
     m, _ = queue.get(bad.job_id)
     assert m.status is CloudJobStatus.failed and f"not a readable video: {name}" in m.error, m.error
     assert queue.get(after.job_id)[0].status is CloudJobStatus.completed
+
+
+def test_a_worker_finds_a_stranded_job_when_it_starts(queue, cloud_settings, tiny_clip):
+    job = queue.submit(1, tiny_clip, hog_params(), frames_total=6)
+    queue.storage.delete(f"queue/pending/{job.job_id}")  # a cut between manifest and marker
+    worker = CloudWorker(cloud_settings, worker_id="w")
+    worker.queue.marker_grace = 0
+    assert worker.work(burst=True) == 1
+    assert queue.get(job.job_id)[0].status is CloudJobStatus.completed

@@ -39,6 +39,7 @@ def test_partitioned_upload_retried_after_retry_and_completion_overwrites_nothin
     # clock run), so only the ownership check and the token-named key stand between it and the good result.
     zq = CloudQueue(proxied_storage, lease_seconds=LEASE, max_attempts=1)
     zq.fence_fraction = float("inf")
+    zq.heartbeat_interval = 1e6  # stalled with it: no heartbeat learns of the takeover first
     real_upload = zq.files.upload_results
 
     def partitioned_upload(*args, **kwargs):
@@ -115,7 +116,12 @@ def test_a_worker_cut_off_from_the_bucket_fences_itself_before_its_lease_ends(
     zq.files.update_progress = progress_then_cut
     worker = Worker(zq, cloud_settings, worker_id="cut-off")
     zjob = zq.claim("cut-off")
-    assert worker.run_job(zjob) == "lost"
+    later = threading.Timer(4 * lease, proxy.heal)  # a worker that never fences finishes then, and fails below
+    later.start()
+    try:
+        assert worker.run_job(zjob) == "lost"
+    finally:
+        later.cancel()
     m, _ = queue.get(job.job_id)
     # It stopped by itself while its lease was still live, so no other worker could yet hold the job.
     assert m.status is CloudJobStatus.processing and m.worker_id == "cut-off"
