@@ -121,5 +121,10 @@ def test_label_column_on_both_databases(db_url):
     insp = inspect(get_engine(db_url))
     cols = {c["name"]: c for c in insp.get_columns("player_detections")}
     assert cols["label"]["nullable"] is False and cols["label"]["type"].length == 64
-    with get_engine(db_url).connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+    with get_engine(db_url).begin() as c:  # the server default fills rows written without a label
+        vid = c.execute(text("INSERT INTO videos (path, file_name, size_bytes, sha256, fps, frame_count, width, "
+                             "height, duration, created_at) VALUES ('a', 'a', 1, 'x', 30, 10, 4, 4, 1, "
+                             "'2026-01-01') RETURNING id")).scalar_one()
+        c.execute(text("INSERT INTO player_detections (video_id, frame_number, tracking_id, bbox_x, bbox_y, "
+                       "bbox_width, bbox_height, confidence_score) VALUES (:v, 0, 1, 0, 0, 1, 1, 0.5)"), {"v": vid})
+        assert c.execute(text("SELECT label FROM player_detections")).scalar_one() == "player"
