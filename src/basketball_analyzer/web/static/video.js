@@ -55,6 +55,13 @@ function colourOf(box) {
   return trackColour(box.id);
 }
 
+// Dark text on light labels, light text on dark ones (a navy or black jersey's label).
+function textOn(colour) {
+  if (!colour.startsWith("#") || colour.length !== 7) return "#000";
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+  return 0.299 * r + 0.587 * g + 0.114 * b > 140 ? "#000" : "#fff";
+}
+
 function fitCanvas() {
   canvas.width = video.clientWidth;
   canvas.height = video.clientHeight;
@@ -76,7 +83,7 @@ async function draw(frame) {
     const text = `#${b.id}${team ? " " + team : ""}`;
     ctx.fillStyle = colour;
     ctx.fillRect(b.x * sx, b.y * sy - 17, ctx.measureText(text).width + 8, 17);
-    ctx.fillStyle = "#000";
+    ctx.fillStyle = textOn(colour);
     ctx.fillText(text, b.x * sx + 4, b.y * sy - 4);
   }
   ctx.globalAlpha = 1;

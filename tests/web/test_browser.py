@@ -1,0 +1,122 @@
+"""The pages in a real headless Chromium (Debian's package, driven by Playwright): boxes drawn where the stored
+detections are, and a job submitted from the jobs page reaching done."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed here (scripts/ensure-chromium "
+                                "installs Debian's package); the API tests still ran")
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--mute-audio"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(stored, db_url, tmp_path):
+    import uvicorn
+
+    from basketball_analyzer.config import load_settings
+    from basketball_analyzer.web.app import create_app
+
+    port = _free_port()
+    app = create_app(load_settings(database_url=db_url, web_upload_dir=str(tmp_path / "uploads")))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 900})
+        finally:
+            browser.close()
+
+
+def _hex(colour: str) -> np.ndarray:
+    return np.array([int(colour[i:i + 2], 16) for i in (5, 3, 1)], float)  # BGR, as OpenCV decodes
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_video_page_draws_boxes_where_the_detections_are(server, page, stored, db_url):
+    import cv2
+
+    from basketball_analyzer.analytics.tracks import list_tracks
+    from basketball_analyzer.db import transaction
+
+    video_id, truth = stored
+    with transaction(db_url) as s:
+        colour = {t.tracking_id: ("#111111" if t.team == "other" else t.color) for t in list_tracks(s, video_id)}
+    page.goto(f"{server}/videos/{video_id}")
+    page.wait_for_selector("body[data-frame='0']", timeout=20_000)
+    page.fill("#frame", "60")
+    page.press("#frame", "Enter")
+    page.wait_for_selector("body[data-frame='60']", timeout=20_000)
+    assert page.get_attribute("body", "data-boxes") == "11"
+    canvas = page.locator("#overlay")
+    shot = cv2.imdecode(np.frombuffer(canvas.screenshot(), np.uint8), cv2.IMREAD_COLOR).astype(float)
+    scale = shot.shape[1] / 640
+    boxes = truth.boxes[truth.boxes.frame_number == 60]
+    hits = 0
+    for (x1, y1, x2, y2), tid in zip(boxes.xyxy, boxes.tracker_id.tolist()):
+        # The box outline passes through the middle of its left and right edges, in the track's colour.
+        ys = int(round((y1 + 0.6 * (y2 - y1)) * scale))
+        for x in (x1, x2):
+            px = shot[ys, int(round(x * scale)) - 1:int(round(x * scale)) + 2]
+            hits += int(np.abs(px - _hex(colour[tid])).sum(axis=1).min() < 60)
+    assert hits >= 0.8 * 2 * len(boxes), f"only {hits} of {2 * len(boxes)} box edges found where expected"
+    # Where no box is, the overlay leaves the video alone: the empty stands above the court are not box colours.
+    top = shot[2:int(0.2 * shot.shape[0]), 2:-2]
+    assert np.abs(top - top.mean(axis=(0, 1))).max() < 40
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_job_submitted_from_the_jobs_page_reaches_done(server, page, stored, db_url):
+    from basketball_analyzer.config import load_settings
+    from basketball_analyzer.worker.local import LocalWorker
+
+    video_id, _ = stored
+    stop = threading.Event()
+    worker = LocalWorker(load_settings(database_url=db_url), worker_id="browser-test", poll_interval=0.2)
+
+    def run():
+        while not stop.is_set():
+            worker.work(burst=True)
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=run, daemon=True)
+    page.goto(f"{server}/jobs")
+    page.wait_for_selector(f"#video-select option[value='{video_id}']", state="attached")
+    page.select_option("select[name=detector]", "hog")
+    page.click("#create button[type=submit]")
+    page.wait_for_selector("tr[data-status='pending']", timeout=10_000)
+    thread.start()
+    try:
+        page.wait_for_selector("tr[data-status='completed']", timeout=120_000)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert "100%" in page.inner_text("tr[data-status='completed']")
