@@ -52,6 +52,7 @@ def test_unsafe_job_ids_are_rejected(bad):
     (lambda d: d.update(frames_processed=-1), "frames_processed"),
     (lambda d: d.update(created_at="yesterday"), "created_at"),
     (lambda d: d.pop("status"), "missing status"),
+    (lambda d: d.update(claim_token="../../x"), "claim_token"),  # it goes into a results key
 ])
 def test_malformed_manifests_raise_manifest_error(change, message):
     d = manifest().to_dict()
@@ -76,6 +77,8 @@ def test_state_machine_allows_the_job_life_and_refuses_the_rest():
     assert m.status is CloudJobStatus.imported
     with pytest.raises(JobError, match="is imported; it cannot become pending"):
         m.transition("pending")
+    done = manifest().transition("processing").transition("completed")
+    assert done.transition("pending").transition("cancelled").transition("pending").status is CloudJobStatus.pending
     with pytest.raises(JobError):
         manifest().transition("completed")
     assert manifest().transition("cancelled").status is CloudJobStatus.cancelled
