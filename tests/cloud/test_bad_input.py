@@ -300,3 +300,20 @@ def test_a_missing_bucket_fails_before_anything_is_uploaded(s3_server, cloud_env
                          secret_key=s3_server.secret_key, bucket="no-such-bucket-here")
     assert probe.bucket_exists() is False
     assert "does not exist" in one_error_line(run("cloud", "status"))
+
+
+def test_submit_refuses_a_registered_file_that_changed(queue, tmp_path, tiny_clip, cloud_env):
+    import shutil
+
+    clip = tmp_path / "edited.mp4"
+    shutil.copy(tiny_clip, clip)
+    with transaction() as s:
+        vid = register_video(s, clip).video.id
+    with open(clip, "ab") as fh:
+        fh.write(b"\0" * 16)  # still a playable video, no longer the registered one
+    line = one_error_line(run("cloud", "submit", "--video-id", str(vid), "--detector", "hog"))
+    assert line == (f"Error: video {vid}'s file {clip} has changed since it was registered (its sha256 "
+                    "differs); register the new file with `bball video add`")
+    assert list(queue.storage.list_objects("")) == []
+    result = run("cloud", "submit", "--video-id", "99999999999")
+    assert result.exit_code == 2 and "is not in the range 1<=x<=2147483647" in result.output
