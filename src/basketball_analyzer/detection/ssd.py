@@ -70,15 +70,13 @@ class SsdDetector(FrameDetector):
     name = "ssd"
 
     def __init__(self, confidence_threshold: float = 0.5, nms_iou: float = 0.45,
-                 weights_path: str | Path | None = None, threads: int | None = None):
+                 weights_path: str | Path | None = None):
         import cv2
 
         self._cv2 = cv2
         self.confidence_threshold = confidence_threshold
         self.nms_iou = nms_iou
         self.weights_path = verified_weights(weights_path)
-        if threads is not None:
-            cv2.setNumThreads(threads)
         try:
             self._net = cv2.dnn.readNetFromTensorflow(str(self.weights_path), str(text_graph_path()))
         except cv2.error as exc:
