@@ -25,14 +25,13 @@ def processor():
 
 def run(processor, n: int, threshold: float = 0.5, prune: bool = True, marks=()):
     """Track n blank frames with the scripted model; return (results, {frame: session bytes})."""
-    from support.scripted_sam3 import ScriptedSam3
+    from support.scripted_sam3 import ScriptedSam3, frame_image
 
     model = ScriptedSam3()
     det = Sam3Detector(model, processor, prompts=("basketball player", "referee"),
                        confidence_threshold=threshold, prune=prune, prefetch=8)
-    image = np.zeros((H, W, 3), np.uint8)
     results, sizes = [], {}
-    for i, result in enumerate(det.track(Frame(f, image) for f in range(n))):
+    for i, result in enumerate(det.track(Frame(f, frame_image(f, H, W)) for f in range(n))):
         results.append(result)
         if i in marks:
             sizes[i] = session_bytes(det.session)

@@ -76,3 +76,21 @@ def test_each_previous_track_is_claimed_once_by_the_best_match():
     cur = Detections.merge([Detections.for_frame(f, [[0, 0, 10, 10], [0, 0, 10, 11]], [1.0, 1.0], [4, 5])
                             for f in range(3)])
     assert match_tracks(prev, cur) == {4: 0}
+
+
+def test_matching_is_optimal_not_greedy():
+    """IoUs A-B 0.9, A-C 0.85, D-B 0.8, D-C 0.565: greedy pairs A-B and D-C (1.465 in all), the optimal
+    assignment A-C and D-B (1.65)."""
+    prev = Detections.for_frame(0, [[0, 0, 100, 100], [0, 0, 100, 76.5]], [1, 1], [1, 2])  # B, C
+    cur = Detections.for_frame(0, [[0, 0, 100, 90], [0, 20, 100, 100]], [1, 1], [7, 8])  # A, D
+    assert box_iou(cur.xyxy, prev.xyxy).round(3).tolist() == [[0.9, 0.85], [0.8, 0.565]]
+    assert match_tracks(prev, cur) == {7: 2, 8: 1}
+
+
+def test_hungarian_beats_greedy_on_a_constructed_case():
+    from basketball_analyzer.detection.stitching import _assign
+
+    score = np.array([[0.9, 0.85], [0.8, 0.0]])  # rows: current A, D; columns: previous B, C
+    assert _assign(score, np.array([10, 11]), np.array([1, 2]), 0.5) == {10: 2, 11: 1}
+    # Below the threshold a pair is never matched, even when the assignment would pair it.
+    assert _assign(np.array([[0.9, 0.4]]), np.array([10]), np.array([1, 2]), 0.5) == {10: 1}

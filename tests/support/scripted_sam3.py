@@ -15,6 +15,9 @@ real `Sam3VideoSegmentationOutput`s, which `Sam3Detector` turns into boxes throu
   features per object and frame), so a session that is not pruned grows.
 
 Masks are low-resolution logits (+10 inside, -10 outside) on a `LOW` x `LOW` grid covering the frame.
+The stand-in reads which video frame it is looking at from the frame's pixels (`frame_image` paints the
+frame number into its colour), not from the session's frame index, so a backend that restarts sessions or
+skips frames sees the game it would see with the real model.
 """
 
 from __future__ import annotations
@@ -84,7 +87,8 @@ class ScriptedSam3:
         import torch
         from transformers.models.sam3_video import modeling_sam3_video as sam3_module
 
-        s, f = inference_session, frame_idx
+        s = inference_session
+        f = frame_number(s.get_frame(frame_idx))
         keys: dict[str, int] = s.__dict__.setdefault("script_keys", {})
         births: dict[int, int] = s.__dict__.setdefault("script_births", {})
         per_frame: dict[int, float] = {}
@@ -141,6 +145,22 @@ class ScriptedSam3:
         out = {"maskmem_features": torch.zeros(self.feature_floats), "object_pointer": torch.zeros(16)}
         s.output_dict_per_obj[s.obj_id_to_idx(obj_id)]["cond_frame_outputs" if cond else "non_cond_frame_outputs"][f] = out
         s.frames_tracked_per_obj[s.obj_id_to_idx(obj_id)][f] = {"reverse": False}
+
+
+def frame_image(frame: int, height: int, width: int):
+    """A BGR frame whose colour encodes `frame` (red: frame % 256, green: frame // 256)."""
+    import numpy as np
+
+    image = np.zeros((height, width, 3), np.uint8)
+    image[..., 2], image[..., 1] = frame % 256, (frame // 256) % 256
+    return image
+
+
+def frame_number(pixels) -> int:
+    """Inverse of `frame_image` after the processor (resize, rescale by 1/255, normalise by mean = std =
+    0.5): the frame number painted into the pixels."""
+    red, green = (round((float(pixels[c].float().mean()) * 0.5 + 0.5) * 255) for c in (0, 1))
+    return red + 256 * green
 
 
 def expected_box(cells: tuple[int, int, int, int], height: int, width: int) -> tuple[int, int, int, int]:
