@@ -360,3 +360,47 @@ def test_a_real_worker_run_imports(queue, storage, cloud_settings, clips):
     assert len(det) == outcome.rows > 0
     assert det.frame_number.min() >= 0 and det.frame_number.max() < frames
     assert queue.files.list_job_ids() == []
+
+
+# -- local runs take the same path (contract: the importer is the one way into the database) ----------------
+
+def test_local_run_stores_with_its_job_id_and_no_ledger_row(db_url, video_id, tmp_path):
+    from basketball_analyzer.db import DetectionJob
+    from basketball_analyzer.detection import DetectionParams
+    from basketball_analyzer.jobs import create_job
+
+    with transaction(db_url) as s:
+        job_id = create_job(s, video_id, DetectionParams(detector="hog")).id
+    path = tmp_path / "local.parquet"
+    writer = write_results(path, boxes(), job_id=f"local-{job_id}", video_id=video_id)
+    with transaction(db_url) as s:
+        outcome = import_results_file(s, video_id=video_id, results_path=path, expected_sha256=writer.sha256,
+                                      job_id=job_id, frames_processed=40)
+    assert (outcome.cloud_job_id, outcome.rows) == (f"local-{job_id}", 120)
+    with transaction(db_url) as s:
+        assert len(load_detections(s, video_id, job_id=job_id)) == 120
+        assert s.get(DetectionJob, job_id) is not None
+    assert ledger_rows(db_url) == 0
+
+    other = tmp_path / "other.parquet"
+    writer = write_results(other, boxes(), job_id="local-999", video_id=video_id)  # another job's file
+    with pytest.raises(ResultsError, match="say they are of job 'local-999'"), transaction(db_url) as s:
+        import_results_file(s, video_id=video_id, results_path=other, expected_sha256=writer.sha256,
+                            job_id=job_id, frames_processed=40)
+
+
+@pytest.mark.parametrize("frames_processed, stored_after", [(40, 0), (0, 120)])
+def test_local_empty_result_counts_only_when_frames_were_processed(db_url, video_id, tmp_path,
+                                                                    frames_processed, stored_after):
+    with transaction(db_url) as s:
+        insert_detections(s, video_id, boxes())
+    path = tmp_path / "empty.parquet"
+    writer = write_results(path, Detections.empty(), job_id="local-5", video_id=video_id)
+    try:
+        with transaction(db_url) as s:
+            import_results_file(s, video_id=video_id, results_path=path, expected_sha256=writer.sha256,
+                                job_id=5, frames_processed=frames_processed)
+    except ResultsError as exc:
+        assert "are empty" in str(exc) and frames_processed == 0
+    with transaction(db_url) as s:
+        assert count_detections(s, video_id) == stored_after

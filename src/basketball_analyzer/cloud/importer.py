@@ -101,8 +101,9 @@ def import_results_file(session: Session, *, video_id: int, results_path: str | 
     Runs in the caller's transaction and does not commit. A cloud job already imported with the same
     sha256 is a no-op. `job_id` is the local job (`local-<id>` is then the file's embedded job id);
     `expected_rows`, `video_sha256` and `video_size` come from the manifest when the caller has one.
-    An empty file is refused unless `expected_rows == 0` and `frames_processed > 0`: the run looked at
-    frames and saw nobody. `frame_count` defaults to the video's. Every refusal raises before the first
+    An empty file is refused unless `frames_processed > 0` and, for a cloud job, `expected_rows == 0`: the
+    run looked at frames and saw nobody (a local run's file was written by this machine, so its own count
+    stands in for a manifest's). `frame_count` defaults to the video's. Every refusal raises before the first
     row is written, except a bad row deep in the file, whose error the caller's rollback undoes.
     """
     started = time.perf_counter()
@@ -120,7 +121,8 @@ def import_results_file(session: Session, *, video_id: int, results_path: str | 
     if expected_rows is not None and rows != expected_rows:
         raise ResultsError(f"results of {label} hold {rows:,} rows but the job reported {expected_rows:,}; "
                            "refusing them")
-    if rows == 0 and not (expected_rows == 0 and frames_processed > 0):
+    declared = expected_rows if expected_rows is not None or cloud_job_id else rows
+    if rows == 0 and not (declared == 0 and frames_processed > 0):
         held = count_detections(session, video_id)
         raise ResultsError(f"results of {label} are empty, but the job does not report processed frames with "
                            f"no detections; refusing to replace video {video_id}'s {held:,} detections")
