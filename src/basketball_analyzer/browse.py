@@ -44,8 +44,12 @@ class VideoSummary:
         return dict(self.__dict__)
 
 
-def summaries(session: Session, video_ids: list[int] | None = None) -> list[VideoSummary]:
-    """Summaries of the given videos (all when None), by id; counts in three grouped queries."""
+def summaries(session: Session, video_ids: list[int] | None = None, counts: bool = True) -> list[VideoSummary]:
+    """Summaries of the given videos (all when None), by id; counts in two grouped queries.
+
+    Counting a two-hour game's boxes takes about a second; `counts=False` skips it (the counts read -1) for
+    the viewer, which needs only the video's size and rate to start playing.
+    """
     t = PlayerDetection.__table__
     q = select(Video).order_by(Video.id)
     if video_ids is not None:
@@ -54,11 +58,14 @@ def summaries(session: Session, video_ids: list[int] | None = None) -> list[Vide
     ids = [v.id for v in videos]
     if not ids:
         return []
-    counts = dict(session.execute(select(t.c.video_id, func.count()).where(t.c.video_id.in_(ids))
-                                  .group_by(t.c.video_id)).all())
-    tracks = dict(session.execute(select(t.c.video_id, func.count(func.distinct(t.c.tracking_id)))
-                                  .where(t.c.video_id.in_(ids), t.c.tracking_id >= 0)
-                                  .group_by(t.c.video_id)).all())
+    boxes: dict[int, int] = {}
+    tracks: dict[int, int] = {}
+    if counts:
+        boxes = dict(session.execute(select(t.c.video_id, func.count()).where(t.c.video_id.in_(ids))
+                                     .group_by(t.c.video_id)).all())
+        tracks = dict(session.execute(select(t.c.video_id, func.count(func.distinct(t.c.tracking_id)))
+                                      .where(t.c.video_id.in_(ids), t.c.tracking_id >= 0)
+                                      .group_by(t.c.video_id)).all())
     teamed = set(session.execute(select(Track.video_id).where(Track.video_id.in_(ids), Track.team.is_not(None))
                                  .distinct()).scalars())
     calibrated = set(session.execute(select(CourtCalibration.video_id)
@@ -68,13 +75,14 @@ def summaries(session: Session, video_ids: list[int] | None = None) -> list[Vide
                                .order_by(DetectionJob.id)).scalars():
         latest[job.video_id] = {"id": job.id, "status": job.status, "progress": round(job.progress or 0.0, 4)}
     return [VideoSummary(v.id, v.file_name, v.frame_count, v.fps, v.width, v.height, v.duration,
-                         int(counts.get(v.id, 0)), int(tracks.get(v.id, 0)), v.id in teamed, v.id in calibrated,
+                         int(boxes.get(v.id, 0)) if counts else -1, int(tracks.get(v.id, 0)) if counts else -1,
+                         v.id in teamed, v.id in calibrated,
                          latest.get(v.id)) for v in videos]
 
 
-def summary(session: Session, video_id: int) -> VideoSummary:
+def summary(session: Session, video_id: int, counts: bool = True) -> VideoSummary:
     """One video's summary, or `NotFound`."""
-    found = summaries(session, [video_id])
+    found = summaries(session, [video_id], counts)
     if not found:
         raise NotFound(f"no video with id {video_id}")
     return found[0]

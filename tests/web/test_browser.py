@@ -71,7 +71,7 @@ def test_video_page_draws_boxes_where_the_detections_are(server, page, stored, d
     with transaction(db_url) as s:
         colour = {t.tracking_id: ("#111111" if t.team == "other" else t.color) for t in list_tracks(s, video_id)}
     page.goto(f"{server}/videos/{video_id}")
-    page.wait_for_selector("body[data-frame='0']", timeout=20_000)
+    page.wait_for_selector("body[data-frame='0'][data-tracks='11']", timeout=20_000)
     page.fill("#frame", "60")
     page.press("#frame", "Enter")
     page.wait_for_selector("body[data-frame='60']", timeout=20_000)

@@ -32,12 +32,12 @@ def list_videos(request: Request) -> list[dict]:
 
 
 @router.get("/videos/{video_id}")
-def show_video(request: Request, video_id: int) -> dict:
-    """One video's summary."""
+def show_video(request: Request, video_id: int, counts: bool = True) -> dict:
+    """One video's summary (`counts=false`: without counting its boxes, which takes a second on a long game)."""
     from ..browse import summary
 
     with transaction(_url(request)) as s:
-        return summary(s, video_id).to_dict()
+        return summary(s, video_id, counts).to_dict()
 
 
 @router.post("/videos", status_code=201)

@@ -173,31 +173,40 @@ video.addEventListener("pause", () => (document.getElementById("play").textConte
 video.addEventListener("seeked", () => draw(frameOf(video.currentTime)));
 window.addEventListener("resize", () => { fitCanvas(); draw(drawn); });
 
+function showTracks(trackRows) {
+  for (const t of trackRows) teams.set(t.tracking_id, t);
+  document.body.dataset.tracks = String(trackRows.length);
+  if (!trackRows.length) return;
+  document.getElementById("tracks").replaceChildren(el("table", {}, ...trackRows.map((t) => el("tr", {},
+    el("td", {}, el("span", { class: "swatch", style: `background:${t.team === "other" ? "#111" : (t.color || trackColour(t.tracking_id))}` }), `#${t.tracking_id}`),
+    el("td", {}, t.label), el("td", {}, t.team || "—"), el("td", { class: "num" }, `${t.frames_seen} frames`)))));
+  if (drawn >= 0) draw(drawn);
+}
+
+function showCourt(cal) {
+  court = cal;
+  document.getElementById("court-card").hidden = false;
+  document.getElementById("heatmap").src = `/api/videos/${videoId}/heatmap.png`;
+  document.getElementById("heat-card").hidden = false;
+  if (drawn >= 0) draw(drawn);
+}
+
 async function main() {
   try {
-    meta = await api(`/api/videos/${videoId}`);
+    meta = await api(`/api/videos/${videoId}?counts=false`);
   } catch (error) { showError(document.querySelector("main"), error); return; }
   document.getElementById("title").textContent = meta.file_name;
   document.title = `${meta.file_name} · basketball-analyzer`;
   seek.max = meta.frame_count - 1;
   frameInput.max = meta.frame_count - 1;
-  const [trackRows, report, cal] = await Promise.all([
-    api(`/api/videos/${videoId}/tracks`).catch(() => []),
-    api(`/api/videos/${videoId}/stats`).catch(() => null),
-    api(`/api/videos/${videoId}/court`).catch(() => null)]);
-  for (const t of trackRows) teams.set(t.tracking_id, t);
-  if (report) { statsUnit = report.unit; for (const s of report.tracks) stats.set(s.tracking_id, s); }
-  if (trackRows.length) {
-    document.getElementById("tracks").replaceChildren(el("table", {}, ...trackRows.map((t) => el("tr", {},
-      el("td", {}, el("span", { class: "swatch", style: `background:${t.team === "other" ? "#111" : (t.color || trackColour(t.tracking_id))}` }), `#${t.tracking_id}`),
-      el("td", {}, t.label), el("td", {}, t.team || "—"), el("td", { class: "num" }, `${t.frames_seen} frames`)))));
-  }
-  if (cal) {
-    court = cal;
-    document.getElementById("court-card").hidden = false;
-    document.getElementById("heatmap").src = `/api/videos/${videoId}/heatmap.png`;
-    document.getElementById("heat-card").hidden = false;
-  }
+  // The video and its boxes come first; tracks, court and stats (slow on a long game) fill in as they arrive.
+  api(`/api/videos/${videoId}/tracks`).then(showTracks).catch(() => {});
+  api(`/api/videos/${videoId}/court`).then(showCourt).catch(() => {});
+  api(`/api/videos/${videoId}/stats`).then((report) => {
+    statsUnit = report.unit;
+    for (const row of report.tracks) stats.set(row.tracking_id, row);
+    showSelected();
+  }).catch(() => {});
   video.src = `/api/videos/${videoId}/file`;
   video.addEventListener("loadeddata", () => { fitCanvas(); goTo(0); }, { once: true });
   if ("requestVideoFrameCallback" in video) video.requestVideoFrameCallback(onVideoFrame);
