@@ -317,3 +317,12 @@ def test_submit_refuses_a_registered_file_that_changed(queue, tmp_path, tiny_cli
     assert list(queue.storage.list_objects("")) == []
     result = run("cloud", "submit", "--video-id", "99999999999")
     assert result.exit_code == 2 and "is not in the range 1<=x<=2147483647" in result.output
+
+
+def test_a_worker_meeting_a_missing_bucket_says_so(cloud_env, monkeypatch):
+    monkeypatch.setenv("R2_BUCKET_NAME", "no-such-bucket-here")
+    get_settings.cache_clear()
+    result = run("worker", "--cloud", "--once")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "bucket 'no-such-bucket-here' does not exist" in result.output.strip().splitlines()[-1]
+    assert "HTTP 404" not in result.output
