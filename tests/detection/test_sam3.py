@@ -60,12 +60,14 @@ def test_duplicate_detections_are_suppressed_in_the_real_model(sam3_env):
 
     det = detector()
     assert "PyTorch mask NMS" in det.postprocessing and "PyTorch mask NMS" in det.describe()
-    assert [r.tracker_id.tolist() for r in det.track(clip(3))] == [[0]] * 3
-    assert det.session.max_obj_id == 0  # one track born
+    births = []
+    assert [r.tracker_id.tolist() for r in det.track(clip(3)) if not births.append(det.session.max_obj_id)] \
+        == [[0]] * 3
+    assert births == [0, 0, 0] and det.session is None  # one track born; the session is let go at the end
     mask_ops.uninstall()  # transformers without kernels: every detection kept
     try:
-        results = list(det.track(clip(3)))
-        assert det.session.max_obj_id == 1 and [len(r) for r in results] == [2, 2, 2]
+        results = [(r, det.session.max_obj_id) for r in det.track(clip(3))]
+        assert [(len(r), born) for r, born in results] == [(2, 1)] * 3
     finally:
         mask_ops.install()
 
@@ -162,15 +164,16 @@ def test_session_state_stays_flat_on_the_real_model(sam3_env):
     from basketball_analyzer.detection.sam3_session import session_bytes
 
     def sizes(det, n, marks):
-        out = {}
+        out, frames = {}, None
         for i, _ in enumerate(det.track(clip(n))):
             if i in marks:
                 out[i] = session_bytes(det.session)
-        return out, det.session
+            frames = det.session.processed_frames
+        return out, frames
 
-    pruned, session = sizes(detector(), 201, (50, 200))
+    pruned, frames = sizes(detector(), 201, (50, 200))
     assert abs(pruned[200] - pruned[50]) <= 0.1 * pruned[50], pruned
-    assert len(session.processed_frames) == 201 and len(dict.keys(session.processed_frames)) == 1
+    assert len(frames) == 201 and len(dict.keys(frames)) == 1  # reports 201 frames, holds one
     det = detector()
     det.prune = False
     unpruned, _ = sizes(det, 61, (30, 60))

@@ -199,7 +199,7 @@ class Sam3Detector(Detector):
 
         if self.model is None:
             raise DetectorError("this SAM 3 detector was closed; create a new one")
-        self.session = None
+        self.session = None  # the running session, readable while tracking (tests, benchmarks)
         # Outputs are held back for SAM 3's hot-start delay, as transformers' `propagate_in_video_iterator`
         # does, so tracks removed as unconfirmed or duplicate within it are never emitted.
         delay = max(1, int(getattr(self.model, "hotstart_delay", 0) or 0))
@@ -230,6 +230,8 @@ class Sam3Detector(Detector):
         finally:
             prefetch.close()
             self.processor.__dict__.pop("_apply_object_wise_non_overlapping_constraints", None)
+            # A cached detector waits between jobs; its last session must not hold GPU memory meanwhile.
+            self.session = None
 
     def _prepare(self, frame: Frame) -> _Input:
         import torch
