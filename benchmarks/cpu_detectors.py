@@ -165,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results = [run(SsdDetector(confidence_threshold=args.confidence), args.video, labels, args.frames),
                run(HogDetector(confidence_threshold=args.confidence), args.video, labels, args.frames)]
-    people = sum(len(f["people"]) for f in labels["frames"].values())
-    print(f"CPU detectors on {args.video.name} ({people} hand-labelled people on {len(labels['frames'])} frames, "
+    seen = [f for k, f in labels["frames"].items() if args.frames is None or int(k) < args.frames]
+    people = sum(len(f["people"]) for f in seen)
+    print(f"CPU detectors on {args.video.name} ({people} hand-labelled people on {len(seen)} frames, "
           f"confidence >= {args.confidence:g})")
     print(f"  machine: {machine()}")
     print("  | detector | frames/s | match IoU | stored tracks: recall | precision | raw detections: recall | "

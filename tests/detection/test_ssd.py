@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +163,45 @@ def test_confidence_threshold_filters(street):
     n_strict, n_loose = len(strict.detect(street)[0]), len(loose.detect(street)[0])
     assert 0 < n_strict < n_loose
     assert (strict.detect(street)[1] >= 0.9).all()
+
+
+def _benchmark():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "cpu_detectors.py"
+    spec = importlib.util.spec_from_file_location("cpu_detectors", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["cpu_detectors"] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_scoring_matches_one_to_one_and_ignores_hidden_people():
+    bench = _benchmark()
+    people = np.array([[0, 0, 10, 20], [50, 0, 60, 20]], float)
+    ignore = np.array([[100, 0, 120, 40]], float)
+    found = np.array([[0, 0, 10, 21], [1, 0, 11, 20], [101, 2, 119, 38], [200, 0, 210, 20]], float)
+    score = bench.Score(0.5)
+    score.add("7", found, people, ignore)
+    # one box per person: the second box on person 0 is a false positive, the hidden one counts neither way
+    assert (score.tp, score.fp, score.fn, score.missed) == (1, 2, 1, ["7:1"])
+    assert score.recall == 0.5 and score.precision == 1 / 3
+
+
+def test_benchmark_runs_both_detectors_on_a_clip_with_labels(sample_clip, tmp_path, capsys):
+    bench = _benchmark()
+    path, truth = sample_clip
+    frames = {str(f): {"people": truth[truth.frame_number == f].xyxy.tolist(), "ignore": []} for f in (4, 9)}
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"fps": 30, "frames": frames}))
+    code = bench.main(["--video", str(path), "--labels", str(labels), "--frames", "12"])
+    out = capsys.readouterr().out
+    assert "(6 hand-labelled people on 2 frames" in out and "| ssd | " in out and "| hog | " in out
+    assert "| 0.5 | 1.00 (6/6) | 1.00 (6/6) |" in out  # ssd's row: every drawn player, nothing else
+    assert code in (0, 1) and "12 frames each" in out
+
+
+def test_benchmark_without_the_video_says_how_to_install_it(tmp_path, capsys):
+    assert _benchmark().main(["--video", str(tmp_path / "vtest.avi")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "apt-get install opencv-doc" in err
