@@ -300,6 +300,10 @@ def test_a_missing_bucket_fails_before_anything_is_uploaded(s3_server, cloud_env
                          secret_key=s3_server.secret_key, bucket="no-such-bucket-here")
     assert probe.bucket_exists() is False
     assert "does not exist" in one_error_line(run("cloud", "status"))
+    with transaction() as s:
+        from basketball_analyzer.videos import list_videos
+
+        assert list_videos(s) == []  # not even registered
 
 
 def test_submit_refuses_a_registered_file_that_changed(queue, tmp_path, tiny_clip, cloud_env):

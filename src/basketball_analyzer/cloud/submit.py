@@ -14,7 +14,7 @@ from .storage import BytesFn
 def submit_job(queue: CloudQueue, *, params, video_id: int | None = None,
                video_path: str | os.PathLike | None = None, database_url: str | None = None,
                on_upload: BytesFn | None = None, on_hash: BytesFn | None = None) -> JobManifest:
-    """Probe and hash the video, check the bucket, upload the video and queue a pending job.
+    """Check the bucket, hash and probe the video, upload it and queue a pending job.
 
     Give `video_id` (the registered file is uploaded), `video_path` (registered first if it is new), or
     both, in which case the file must be the one registered under that id (`WrongVideo` otherwise): the
@@ -26,10 +26,12 @@ def submit_job(queue: CloudQueue, *, params, video_id: int | None = None,
 
     if video_id is None and video_path is None:
         raise VideoError("give a video id or a video file to submit")
+    # First, and cheap (one HEAD): a missing bucket fails before a file is hashed, registered or uploaded
+    # (R2 never creates a bucket on write).
+    queue.storage.check()
     video_id, path, sha256, size = _identify(video_id, video_path, database_url, on_hash)
     info = probe(path)
     frames_total = sampled_frame_count(info, params.sample_interval)
-    queue.storage.check()  # a missing bucket fails here, before any upload (R2 never creates one)
     return queue.submit(video_id, path, params, frames_total=frames_total, on_upload=on_upload,
                         video_sha256=sha256, video_size=size)
 
