@@ -111,6 +111,34 @@ def test_the_text_graphs_prior_boxes_are_the_ssdlite_anchors(detector):
     np.testing.assert_allclose(variances, np.tile([0.1, 0.1, 0.2, 0.2], (1917, 1)), atol=1e-6)
 
 
+def test_the_detection_head_decodes_anchors_with_the_box_coder_and_sigmoid_scores(street, detector):
+    """Each box DetectionOutput returns is its anchor decoded with the graph's box coder (center-size,
+    scales 10/10/5/5) and scored by the sigmoid of the person logit, the way TensorFlow's post-processing
+    does it. TensorFlow predicts (ty, tx, th, tw); the text graph marks the box convolutions
+    `loc_pred_transposed`, so OpenCV's concatenated predictions arrive as (tx, ty, tw, th). (That mark
+    itself is checked by the reference and real-pixel tests: without it this test still passes.)"""
+    import cv2
+
+    net = detector._net
+    net.setInput(cv2.dnn.blobFromImage(street, 1.0, (300, 300), (0, 0, 0), swapRB=True, crop=False))
+    loc, scores, priors, out = net.forward(["BoxEncodingPredictor/concat", "ClassPredictor/concat/sigmoid/Flatten",
+                                            "PriorBox/concat", "detection_out"])
+    tx, ty, tw, th = (loc.reshape(-1, 4) / [10, 10, 5, 5]).T
+    a = priors.reshape(2, -1, 4)[0]
+    wa, ha = a[:, 2] - a[:, 0], a[:, 3] - a[:, 1]
+    xc, yc = tx * wa + (a[:, 0] + a[:, 2]) / 2, ty * ha + (a[:, 1] + a[:, 3]) / 2
+    w, h = np.exp(tw) * wa, np.exp(th) * ha
+    decoded = np.column_stack([xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2])
+    person = scores.reshape(-1, 2)[:, 1]
+    rows = out.reshape(-1, 7)
+    rows = rows[rows[:, 2] >= 0.3]
+    assert len(rows) >= 4
+    for row in rows:
+        anchor = int(np.argmin(np.abs(person - row[2])))
+        assert abs(person[anchor] - row[2]) < 1e-6
+        np.testing.assert_allclose(row[3:7], decoded[anchor], atol=1e-4)
+
+
 def test_a_changed_weights_file_is_refused_with_one_line(tmp_path):
     changed = tmp_path / "frozen_inference_graph.pb"
     shutil.copyfile(verified_weights(), changed)
