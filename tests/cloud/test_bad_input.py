@@ -18,7 +18,7 @@ from basketball_analyzer.config import get_settings
 from basketball_analyzer.db import transaction
 from basketball_analyzer.db.detections import insert_detections
 from basketball_analyzer.detections import Detections
-from basketball_analyzer.exceptions import NotFound, ResultsError, WrongVideo
+from basketball_analyzer.exceptions import ManifestError, NotFound, ResultsError, WrongVideo
 from basketball_analyzer.lifecycle import ResultsFile
 from basketball_analyzer.videos import register_video
 
@@ -330,3 +330,23 @@ def test_a_worker_meeting_a_missing_bucket_says_so(cloud_env, monkeypatch):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "bucket 'no-such-bucket-here' does not exist" in result.output.strip().splitlines()[-1]
     assert "HTTP 404" not in result.output
+
+
+def test_a_huge_manifest_is_refused_before_it_is_read(queue, storage, tmp_path, clips, cloud_env):
+    import json
+
+    from basketball_analyzer.cloud.jobfiles import manifest_key
+
+    vid, path, _ = clips["a"]
+    job_id = crafted_job(queue, tmp_path, vid, path, boxes(frames=40))
+    data = queue.get(job_id)[0].to_dict()
+    data["padding"] = "x" * (2 * 1024 * 1024)  # unknown keys are ignored: only the size gives it away
+    storage.put_bytes(manifest_key(job_id), json.dumps(data).encode())
+    line = one_error_line(run("cloud", "import-job", "--job-id", job_id))
+    assert line == (f"Error: the manifest of job {job_id} is {len(json.dumps(data)):,} bytes, over "
+                    "MANIFEST_MAX_BYTES (1,048,576); refusing to read it")
+    counts = __import__("cloudutil").count_requests(storage)
+    with pytest.raises(ManifestError):
+        importer.import_job(storage, None, job_id)
+    assert counts == {"HeadObject": 1}  # the size, and nothing read
+    assert stored(vid) == 120

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..db.detections import count_detections, replace_detections
 from ..db.models import CloudImport, Video, fits_int32
-from ..exceptions import BballError, JobError, NotFound, ResultsError, StorageError, WrongVideo
+from ..exceptions import BballError, JobError, ManifestError, NotFound, ResultsError, StorageError, WrongVideo
 from ..logs import printable
 from .results import count_rows, read_metadata, read_results, verify_checksum
 
@@ -39,10 +39,12 @@ ImportProgressFn = Callable[[int, int, "ImportOutcome | None"], None]
 
 @dataclass(frozen=True)
 class ImportLimits:
-    """Caps checked before an import writes anything (settings RESULTS_MAX_BYTES, …_ROWS_PER_FRAME)."""
+    """Caps checked before an import writes anything (settings RESULTS_MAX_BYTES, …_ROWS_PER_FRAME,
+    MANIFEST_MAX_BYTES)."""
 
     max_bytes: int = 1024**3
     max_rows_per_frame: int = 500
+    manifest_max_bytes: int = 1024**2
 
     @classmethod
     def from_settings(cls, settings=None) -> "ImportLimits":
@@ -51,7 +53,7 @@ class ImportLimits:
             from ..config import get_settings
 
             settings = get_settings()
-        return cls(settings.results_max_bytes, settings.results_max_rows_per_frame)
+        return cls(settings.results_max_bytes, settings.results_max_rows_per_frame, settings.manifest_max_bytes)
 
 
 @dataclass
@@ -203,7 +205,15 @@ def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = Fals
     from .manifest import CloudJobStatus
     from .queue import CloudQueue
 
+    from .jobfiles import manifest_key
+    from .manifest import validate_job_id
+
     queue = CloudQueue(storage)
+    limits = limits or ImportLimits.from_settings()
+    size = storage.object_size(manifest_key(validate_job_id(job_id)))  # one HEAD, before reading it
+    if size is not None and size > limits.manifest_max_bytes:
+        raise ManifestError(f"the manifest of job {validate_job_id(job_id)} is {size:,} bytes, over "
+                            f"MANIFEST_MAX_BYTES ({limits.manifest_max_bytes:,}); refusing to read it")
     manifest, _ = queue.get(job_id)
     job_id = manifest.job_id
     label = f"cloud job {job_id}"
@@ -221,7 +231,7 @@ def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = Fals
                            "(see `bball cloud status`)")
         if not manifest.results_key or not manifest.results_sha256:
             raise JobError(f"job {job_id} is {manifest.status.value} but names no results file")
-        outcome = _download_and_import(queue, db_url, manifest, limits or ImportLimits.from_settings())
+        outcome = _download_and_import(queue, db_url, manifest, limits)
         log.info("job %s: imported %d detections of video %d", job_id, outcome.rows, outcome.video_id)
     # Only after the commit: a crash before this line leaves a ledger row, so the next run skips the DB step.
     if manifest.status is not CloudJobStatus.imported:
@@ -317,7 +327,7 @@ def _video_of(storage, job_id: str) -> int:
 
 def _job_fault(exc: BballError) -> bool:
     """Errors that concern one job (bad results, unknown video, changed state), not the whole run."""
-    from ..exceptions import ManifestError, StorageUnavailable
+    from ..exceptions import StorageUnavailable
 
     if isinstance(exc, (ResultsError, ManifestError, NotFound, JobError)):
         return True
