@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     sam3_dtype: str = "auto"
     sam3_masks: bool = False
     sam3_cross_prompt_iou: float = Field(default=0.7, gt=0, le=1)
+    sam3_max_objects: int = Field(default=0, ge=0)  # 0: the model's own cap (10,000)
 
     # The web app (`bball serve`, docs/web.md): a token is required on any address but loopback.
     web_token: SecretStr | None = None

@@ -27,7 +27,7 @@ def sam3_env(tiny_sam3, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    for name in ("SAM3_DEVICE", "SAM3_DTYPE", "SAM3_MASKS", "SAM3_CROSS_PROMPT_IOU"):
+    for name in ("SAM3_DEVICE", "SAM3_DTYPE", "SAM3_MASKS", "SAM3_CROSS_PROMPT_IOU", "SAM3_MAX_OBJECTS"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     return tiny_sam3

@@ -64,10 +64,12 @@ def test_duplicate_detections_are_suppressed_in_the_real_model(sam3_env):
     assert [r.tracker_id.tolist() for r in det.track(clip(3)) if not births.append(det.session.max_obj_id)] \
         == [[0]] * 3
     assert births == [0, 0, 0] and det.session is None  # one track born; the session is let go at the end
+    capped = detector(sam3_max_objects=1)  # SAM3_MAX_OBJECTS
     mask_ops.uninstall()  # transformers without kernels: every detection kept
     try:
         results = [(r, det.session.max_obj_id) for r in det.track(clip(3))]
         assert [(len(r), born) for r, born in results] == [(2, 1)] * 3
+        assert [len(r) for r in capped.track(clip(3))] == [1, 1, 1]  # the duplicate has no room
     finally:
         mask_ops.install()
 

@@ -141,13 +141,17 @@ class Sam3Detector(Detector):
     def __init__(self, model, processor, prompts: Iterable[str] = (DEFAULT_PROMPT,),
                  confidence_threshold: float = 0.5, device: str = "cpu", dtype: str = "float32",
                  masks: bool = False, cross_prompt_iou: float = 0.7, source: str = "", prefetch: int = 4,
-                 prune: bool = True):
+                 prune: bool = True, max_objects: int = 0):
         from .mask_ops import install
 
         self.model, self.processor = model, processor
         self.device, self.dtype = device, dtype
         self.masks, self.source, self.prefetch, self.prune = masks, source, prefetch, prune
         self.cross_prompt_iou = cross_prompt_iou
+        if max_objects > 0:
+            # SAM 3 then keeps the best-scoring new detections only while fewer than this many are tracked;
+            # each tracked object costs a tracker pass per frame.
+            self.model.max_num_objects = max_objects
         self.configure(prompts, confidence_threshold)
         self.postprocessing = install()
         log.info("SAM 3 duplicate suppression: %s", self.postprocessing)
@@ -172,7 +176,7 @@ class Sam3Detector(Detector):
         model, processor = load_sam3(location.source, location.local, device, dtype)
         return cls(model, processor, prompts=prompts, confidence_threshold=confidence_threshold, device=device,
                    dtype=dtype, masks=settings.sam3_masks, cross_prompt_iou=settings.sam3_cross_prompt_iou,
-                   source=location.source)
+                   source=location.source, max_objects=settings.sam3_max_objects)
 
     def describe(self) -> str:
         """Which model, where, with which prompts and duplicate suppression."""
