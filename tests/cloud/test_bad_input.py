@@ -197,6 +197,12 @@ def test_import_all_imports_good_jobs_around_bad_ones(queue, storage, tmp_path, 
     huge = crafted_job(queue, tmp_path, vb, pb, boxes(frames=6), video_id=2**40)  # beyond INTEGER
     missing = completed_job(queue, storage, tmp_path, 999, pb, fb)
     good_b = completed_job(queue, storage, tmp_path, vb, pb, fb)
+    from basketball_analyzer.cloud.jobfiles import manifest_key
+    from basketball_analyzer.cloud.manifest import new_job_id
+
+    broken = new_job_id()
+    storage.put_bytes(manifest_key(broken), b'{"schema_version": 1, "job_id": "%s", "video_id": 1, '
+                      b'"status": "\\u001b[2Jdone"}' % broken.encode())
     result = run("cloud", "import-all")
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output and "OverflowError" not in result.output
@@ -204,8 +210,11 @@ def test_import_all_imports_good_jobs_around_bad_ones(queue, storage, tmp_path, 
     assert good_a in imported and good_b in imported and huge not in imported
     assert f"video {2**40}, beyond the database's id range" in failed and huge in failed
     assert "video 999, which is not registered" in failed and missing in failed
+    assert broken in failed and "manifest unreadable: job " in failed
+    assert "unknown status '\\x1b[2Jdone'" in failed
+    assert "\x1b" not in result.output
     assert result.output.strip().splitlines()[-1] == \
-        "Error: 2 of 4 job(s) could not be imported; see the table above"
+        "Error: 3 of 5 job(s) could not be imported; see the table above"
     assert stored(va) == fa * 3 and stored(vb) == fb * 3
     with pytest.raises(NotFound, match="beyond the database's id range"):
         importer.import_job(storage, None, huge)

@@ -275,13 +275,19 @@ def _mark_imported(queue, job_id: str) -> None:
     queue.mark_imported(job_id)
 
 
-def importable_jobs(storage, db_url: str | None, *, cleanup: bool = False) -> list[str]:
-    """Ids of completed jobs, plus (with `cleanup`) imported ones in this ledger whose files remain."""
+def importable_jobs(storage, db_url: str | None, *, cleanup: bool = False,
+                    unreadable: dict[str, str] | None = None) -> list[str]:
+    """Ids of completed jobs, plus (with `cleanup`) imported ones in this ledger whose files remain.
+
+    Jobs whose manifest cannot be read are added to `unreadable` (job id -> why) when it is given.
+    """
     from ..db import transaction
     from .manifest import CloudJobStatus
     from .queue import CloudQueue
 
     views = CloudQueue(storage).list_jobs(with_progress=False)
+    if unreadable is not None:
+        unreadable.update({v.job_id: v.problem or "unreadable manifest" for v in views if v.manifest is None})
     ids = [v.job_id for v in views if v.manifest and v.manifest.status is CloudJobStatus.completed]
     if cleanup:
         imported = [v.job_id for v in views if v.manifest and v.manifest.status is CloudJobStatus.imported]
@@ -294,10 +300,14 @@ def importable_jobs(storage, db_url: str | None, *, cleanup: bool = False) -> li
 def import_all(storage, db_url: str | None, *, cleanup: bool = False,
                on_progress: ImportProgressFn | None = None) -> list[ImportOutcome]:
     """Import every completed job, oldest first. A job that fails is reported in its outcome's `error`
-    and the rest still run; problems that are not one job's fault (database, bucket down) stop the run."""
-    ids = importable_jobs(storage, db_url, cleanup=cleanup)
+    and the rest still run; problems that are not one job's fault (database, bucket down) stop the run.
+    A job whose manifest cannot be read (malformed, or written by a newer bball) is reported as failed too:
+    it may hold results no one will otherwise notice."""
+    unreadable: dict[str, str] = {}
+    ids = importable_jobs(storage, db_url, cleanup=cleanup, unreadable=unreadable)
     limits = ImportLimits.from_settings()
-    outcomes: list[ImportOutcome] = []
+    outcomes = [ImportOutcome(job_id, 0, 0, already_imported=False, error=f"manifest unreadable: {why}")
+                for job_id, why in unreadable.items()]
     if on_progress:
         on_progress(0, len(ids), None)
     for done, job_id in enumerate(ids, start=1):
