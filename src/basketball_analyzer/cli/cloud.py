@@ -1,6 +1,6 @@
 """`bball cloud …`: submit videos to the bucket, watch jobs, import results.
 
-The commands live in `cli/cloud_jobs.py` (submit, status, cancel, retry) and `cli/cloud_import.py`
+The commands live in `cli/cloud_jobs.py` (submit, status, cancel, retry, delete, gc) and `cli/cloud_import.py`
 (import-job, import-all); each attaches itself to `cloud_group`.
 """
 
