@@ -52,36 +52,40 @@ def test_demo_runs_the_whole_round_trip(tmp_path):
     env, scratch = _demo_env(tmp_path, db_url)
     out_dir = tmp_path / "out"
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "basketball_analyzer", "demo", "--sample-seconds", "1",
-                           "--detector", "hog", "--output-dir", str(out_dir)],
+    proc = subprocess.run([sys.executable, "-m", "basketball_analyzer", "demo", "--sample-seconds", "2",
+                           "--detector", "ssd", "--output-dir", str(out_dir)],
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=240,
                           check=False)
     elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stdout
     out = proc.stdout
     for step in ("Starting a local S3 server", "Registering", "Submitting", "Running one cloud worker",
-                 "Importing", "Rendering"):
+                 "Importing", "Teams by jersey colour", "Rendering"):
         assert step in out, out
-    assert "15/15 frames" in out and "Demo summary" in out
+    assert "30/30 frames" in out and "Demo summary" in out
+    # The story: the two jersey colours (red, navy) found as two teams, stats in metres, heatmaps drawn.
+    assert "Two teams, separation" in out and "Stats per team" in out and "distance (m)" in out
 
     # The video is registered in the user's database with the imported detections.
     with transaction(db_url) as s:
         videos = list_videos(s)
-        assert len(videos) == 1 and videos[0].frame_count == 15
+        assert len(videos) == 1 and videos[0].frame_count == 30
         stored = count_detections(s, video_id=videos[0].id)
     assert stored > 0
     assert f"Database:  {db_url} (video {videos[0].id})" in out
 
-    clip = out_dir / "sample-court-15f.mp4"
-    mp4 = out_dir / "sample-court-15f-annotated.mp4"
-    png = out_dir / "sample-court-15f-sheet.png"
-    assert str(mp4) in out and str(png) in out
+    clip = out_dir / "sample-game-30f.mp4"
+    mp4 = out_dir / "sample-game-30f-annotated.mp4"
+    png = out_dir / "sample-game-30f-sheet.png"
+    heat = out_dir / "sample-game-30f-heatmap.png"
+    assert str(mp4) in out and str(png) in out and str(heat) in out
     info = probe(mp4)
-    assert (info.frame_count, info.width, info.height) == (15, 640, 360)
-    assert sum(1 for _ in iter_frames(mp4)) == 15
-    assert probe(clip).frame_count == 15
+    assert (info.frame_count, info.width, info.height) == (30, 960, 540)
+    assert sum(1 for _ in iter_frames(mp4)) == 30
+    assert probe(clip).frame_count == 30
     # 12 tiles of 480x270 in a 4x3 grid.
     assert cv2.imread(str(png)).shape == (810, 1920, 3)
+    assert cv2.imread(str(heat)) is not None
 
     assert list(scratch.iterdir()) == []  # the temporary folder (server data, worker log) is gone
     assert _processes_with(str(scratch)) == []
@@ -120,7 +124,7 @@ def test_stopping_the_demo_stops_worker_and_server_and_removes_temp_dir(tmp_path
     assert "Traceback" not in rest
     assert _processes_with(str(scratch)) == []
     assert list(scratch.iterdir()) == []
-    assert not (tmp_path / "out" / "sample-court-300f-annotated.mp4").exists()
+    assert not (tmp_path / "out" / "sample-game-300f-annotated.mp4").exists()
     with transaction(db_url) as s:
         assert count_detections(s) == 0  # nothing imported from a run that was stopped
 

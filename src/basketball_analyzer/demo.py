@@ -1,9 +1,10 @@
 """`run_demo`: the whole cloud round trip on this machine, with no account anywhere.
 
 A local S3 server (SeaweedFS, in a temporary folder, on free loopback ports, with generated credentials)
-stands in for R2 unless a bucket is configured; a sample clip (or the user's video) is registered in the
-user's database, submitted, processed by one cloud worker in a separate process (as on a GPU machine),
-imported, summarised and rendered. Every step is the product's own library call; the demo only strings
+stands in for R2 unless a bucket is configured; a sample game (two teams of five and a referee on a
+calibrated half court, `sample_game.py`) or the user's video is registered in the user's database,
+submitted, processed by one cloud worker in a separate process (as on a GPU machine), imported, split into
+teams, measured (court positions, distance, speed: the sample's camera calibration is known) and rendered. Every step is the product's own library call; the demo only strings
 them together. Whatever happens (an error, Ctrl-C, SIGTERM) the worker and the server are stopped and the
 temporary folder is removed.
 """
@@ -29,7 +30,7 @@ from .exceptions import BballError
 
 SAMPLE_SECONDS = 10.0
 SAMPLE_FPS = 15
-SAMPLE_SIZE = (640, 360)
+SAMPLE_SIZE = (960, 540)
 SHEET_FRAMES = 12
 POLL_SECONDS = 0.5
 WORKER_STOP_SECONDS = 15.0
@@ -67,6 +68,10 @@ class DemoResult:
     mp4: Path
     png: Path
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    teams: dict[str, tuple[int, str]] = field(default_factory=dict)  # team -> (tracks, colour)
+    teams_message: str = ""
+    stats: object | None = None  # analytics.stats.StatsReport
+    heatmap: Path | None = None
 
     @property
     def fps(self) -> float:
@@ -126,7 +131,7 @@ def run_demo(*, video: str | os.PathLike | None = None, output_dir: str | os.Pat
 
         # 2. clip
         started = time.perf_counter()
-        video_path = _clip(video, output_dir, sample_seconds, progress)
+        video_path, truth = _clip(video, output_dir, sample_seconds, progress)
         times["clip"] = _done(progress, started)
 
         # 3. register
@@ -162,9 +167,15 @@ def run_demo(*, video: str | os.PathLike | None = None, output_dir: str | os.Pat
         detections = _stored(settings.database_url, video_id)
         times["import"] = _done(progress, started, f"{len(detections)} detections")
 
-        # 7. render
+        # 7. analytics
         started = time.perf_counter()
-        mp4, png = _render(video_path, detections, output_dir, progress)
+        progress.stage("Teams by jersey colour, court positions, distance and speed")
+        analytics = _analytics(settings.database_url, video_id, truth, video_path, output_dir, detections)
+        times["analytics"] = _done(progress, started, analytics["message"])
+
+        # 8. render
+        started = time.perf_counter()
+        mp4, png = _render(settings.database_url, video_id, video_path, detections, output_dir, progress)
         times["render"] = _done(progress, started)
 
     from .cloud.manifest import parse_time
@@ -173,7 +184,9 @@ def run_demo(*, video: str | os.PathLike | None = None, output_dir: str | os.Pat
     return DemoResult(video_id=video_id, video_path=video_path, job_id=job_id, frames=done.frames_processed,
                       detections=len(detections), tracks=len(detections.track_ids()),
                       detect_seconds=max(detect_seconds, 0.0), storage=storage_label,
-                      database=make_safe(settings.database_url), mp4=mp4, png=png, stage_seconds=times)
+                      database=make_safe(settings.database_url), mp4=mp4, png=png, stage_seconds=times,
+                      teams=analytics["teams"], teams_message=analytics["message"], stats=analytics["stats"],
+                      heatmap=analytics["heatmap"])
 
 
 def _done(progress: DemoProgress, started: float, note: str = "") -> float:
@@ -196,26 +209,53 @@ def _check_queue_empty(queue) -> None:
                          "the demo's worker would take first: run `bball demo --local-storage` instead")
 
 
-def _clip(video: str | os.PathLike | None, output_dir: Path, seconds: float, progress: DemoProgress) -> Path:
-    """The user's video, or the sample clip in the output folder (made once, reused by later runs)."""
+def _clip(video: str | os.PathLike | None, output_dir: Path, seconds: float, progress: DemoProgress):
+    """(the user's video, None), or (the sample game in the output folder, its ground truth)."""
     if video is not None:
         path = Path(video).expanduser()
         progress.stage(f"Using your video {path}")
-        return path
-    from .sample import make_sample_clip
+        return path, None
+    from .sample_game import make_game_clip
 
     frames = max(1, round(seconds * SAMPLE_FPS))
-    path = output_dir / f"sample-court-{frames}f.mp4"
-    progress.stage(f"Making a {frames / SAMPLE_FPS:g} s sample clip")
-    if not path.is_file():
-        partial = path.with_name(f".{path.name}.partial.mp4")
-        try:
-            make_sample_clip(partial, frames=frames, width=SAMPLE_SIZE[0], height=SAMPLE_SIZE[1],
-                             fps=SAMPLE_FPS)
+    path = output_dir / f"sample-game-{frames}f.mp4"
+    progress.stage(f"Making a {frames / SAMPLE_FPS:g} s sample game (two teams of five and a referee)")
+    partial = path.with_name(f".{path.name}.partial.mp4")
+    try:
+        # Rendered every time (about a second): the truth, with its camera calibration, comes with it.
+        truth = make_game_clip(partial, frames=frames, width=SAMPLE_SIZE[0], height=SAMPLE_SIZE[1], fps=SAMPLE_FPS)
+        if path.is_file() and path.read_bytes() == partial.read_bytes():
+            partial.unlink()  # the same bytes: keep the registered file as it is
+        else:
             partial.replace(path)
-        finally:
-            partial.unlink(missing_ok=True)
-    return path
+    finally:
+        partial.unlink(missing_ok=True)
+    return path, truth
+
+
+def _analytics(url: str, video_id: int, truth, video_path: Path, output_dir: Path, detections) -> dict:
+    """Teams, the court calibration (known for the sample game), stats and a heatmap, as `bball` would."""
+    from .analytics.calibration import set_calibration
+    from .analytics.pictures import render_heatmap
+    from .analytics.stats import video_stats
+    from .analytics.tracks import assign_teams
+    from .db import transaction
+
+    out: dict = {"teams": {}, "message": "no detections to analyse", "stats": None, "heatmap": None}
+    if not len(detections):
+        return out
+    with transaction(url) as s:
+        report = assign_teams(s, video_id)
+        if truth is not None:
+            set_calibration(s, video_id, truth.calibration_pairs(), "fiba")
+    colours = {t.team: t.color for t in report.tracks if t.team in ("A", "B")}
+    out["teams"] = {team: (n, colours.get(team, "")) for team, n in sorted(report.sizes().items())}
+    out["message"] = report.split.message
+    with transaction(url) as s:
+        out["stats"] = video_stats(s, video_id)
+        if truth is not None:
+            out["heatmap"] = render_heatmap(s, video_id, output_dir / f"{video_path.stem}-heatmap.png")[0]
+    return out
 
 
 def _register(url: str, path: Path) -> int:
@@ -302,15 +342,20 @@ def _stored(url: str, video_id: int):
         return load_detections(s, video_id)
 
 
-def _render(video_path: Path, detections, output_dir: Path, progress: DemoProgress) -> tuple[Path, Path]:
+def _render(url: str, video_id: int, video_path: Path, detections, output_dir: Path,
+            progress: DemoProgress) -> tuple[Path, Path]:
+    from .analytics.pictures import team_colours
+    from .db import transaction
     from .render import render_contact_sheet, render_video
 
     progress.stage("Rendering the annotated video and a contact sheet")
+    with transaction(url) as s:
+        teams = team_colours(s, video_id)
     stem = video_path.stem
-    mp4 = render_video(video_path, detections, output_dir / f"{stem}-annotated.mp4",
+    mp4 = render_video(video_path, detections, output_dir / f"{stem}-annotated.mp4", teams=teams,
                        on_progress=lambda d, t: progress.update(d, t, "frames")).path
     png = render_contact_sheet(video_path, detections, output_dir / f"{stem}-sheet.png",
-                               frames=SHEET_FRAMES).path
+                               frames=SHEET_FRAMES, teams=teams).path
     return mp4, png
 
 

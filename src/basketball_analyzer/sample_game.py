@@ -2,7 +2,9 @@
 
 The camera is a fixed homography from the court (metres) to the image, so every figure's true court
 position, distance and speed are known exactly; the analytics are checked against them and the demo tells
-its story with them. Figures are drawn like `sample.py`'s, scaled by perspective (nearer is taller).
+its story with them. Figures are drawn like `sample.py`'s, scaled by perspective (nearer is taller). The
+camera looks at one half court from close by, as a phone on the sideline would: a CPU detector's network
+sees people only when they fill a good part of the frame (SSDLite reads 300 x 300 pixels).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from .sample import draw_player
 
 COURT = COURTS["fiba"]
 PLAYER_METRES = 1.95
-TEAM_COLOURS = {"A": (235, 235, 235), "B": (150, 45, 20), "other": (35, 35, 35)}  # BGR: white, navy, black
-CALIBRATION_LANDMARKS = ("far_left_corner", "far_right_corner", "near_left_corner", "near_right_corner",
-                         "left_ft_near", "right_ft_far")
+TEAM_COLOURS = {"A": (40, 40, 200), "B": (150, 45, 20), "other": (35, 35, 35)}  # BGR: red, navy, black
+VIEW_LENGTH = 14.0  # metres of the court's length in view: the left half
+CALIBRATION_LANDMARKS = ("far_left_corner", "midcourt_far", "near_left_corner", "midcourt_near", "left_ft_near",
+                         "left_ft_far")
 
 
 @dataclass(frozen=True)
@@ -44,22 +47,24 @@ class GamePlayer:
 
 
 def game_players() -> list[GamePlayer]:
-    """Five of team A (white), five of team B (navy) and a referee (black), spread over the court."""
+    """Team A (red) on the far half of the half court, team B (navy) on the near half, a referee by the
+    near sideline: five each, spread along the court so that they seldom hide one another."""
     players = []
+    step = (VIEW_LENGTH - 2.5) / 4
     for i in range(5):
-        players.append(GamePlayer("A", (5.0 + 4.2 * i, 4.0 + (i % 2) * 2.0), (2.2, 1.0), 6.0 + i, i * 0.7))
-        players.append(GamePlayer("B", (6.5 + 4.0 * i, 10.0 - (i % 2) * 2.0), (2.0, 1.2), 5.0 + 0.8 * i, i * 1.1))
-    players.append(GamePlayer("other", (14.0, 13.2), (5.0, 0.6), 12.0, 0.3))
+        players.append(GamePlayer("A", (1.5 + step * i, 5.0 + (i % 2) * 2.0), (1.2, 0.8), 6.0 + i, i * 0.7))
+        players.append(GamePlayer("B", (2.3 + step * i, 11.5 - (i % 2) * 2.0), (1.2, 1.0), 5.0 + 0.8 * i, i * 1.1))
+    players.append(GamePlayer("other", (VIEW_LENGTH / 2, 14.0), (VIEW_LENGTH / 3, 0.3), 12.0, 0.3))
     return players
 
 
 def camera(width: int, height: int) -> np.ndarray:
-    """The court-to-image homography of a raised sideline camera: the far sideline appears shorter."""
+    """The court-to-image homography of a raised sideline camera on the left half court (far side shorter)."""
     import cv2
 
-    corners = np.float32([[0, 0], [COURT.length, 0], [0, COURT.width], [COURT.length, COURT.width]])
-    seen = np.float32([[0.18 * width, 0.30 * height], [0.82 * width, 0.30 * height],
-                       [0.02 * width, 0.97 * height], [0.98 * width, 0.97 * height]])
+    corners = np.float32([[0, 0], [VIEW_LENGTH, 0], [0, COURT.width], [VIEW_LENGTH, COURT.width]])
+    seen = np.float32([[0.12 * width, 0.30 * height], [0.88 * width, 0.30 * height],
+                       [0.01 * width, 0.97 * height], [0.99 * width, 0.97 * height]])
     return cv2.getPerspectiveTransform(corners, seen)
 
 
@@ -68,9 +73,9 @@ def draw_game_court(width: int, height: int, to_image: np.ndarray) -> np.ndarray
     import cv2
 
     img = np.zeros((height, width, 3), np.uint8)
-    img[:] = (70, 60, 55)  # stands
+    img[:] = (200, 205, 210)  # stands: light, so dark-skinned figures stand out as on the floor
     outline = apply_homography(to_image, [[0, 0], [COURT.length, 0], [COURT.length, COURT.width], [0, COURT.width]])
-    cv2.fillPoly(img, [outline.astype(np.int32)], (120, 170, 215))
+    cv2.fillPoly(img, [outline.astype(np.int32)], (160, 200, 230))
     white = (245, 245, 245)
 
     def line(points):

@@ -51,3 +51,12 @@ def test_no_distance_across_a_gap_and_sampled_runs():
     sampled_length = 2 * 6.0 * 57 / 59  # each segment's last sample is frame 57 of 59
     assert abs(every_third.seconds - m.seconds) < 0.01
     assert abs(every_third.distance - sampled_length) < 0.05
+
+
+def test_a_jump_faster_than_anyone_runs_is_not_counted():
+    frames = np.arange(60)
+    xy = np.c_[np.linspace(0, 3, 60), np.zeros(60)]
+    xy[30:, 1] += 8.0  # the tracker swapped players: 8 m sideways in one frame
+    m = track_motion(frames, xy, FPS, max_speed=11.0)
+    assert abs(m.distance - 3.0 * 58 / 59) < 0.1 and m.top_speed < 2.0
+    assert track_motion(frames, xy, FPS).distance > 10  # without the cap, the swap counts as a run

@@ -19,6 +19,7 @@ SMOOTH_SECONDS = 0.5
 TOP_SPEED_SECONDS = 0.5
 MAX_GAP_SECONDS = 1.0
 MIN_STEP_METRES = 0.2
+MAX_SPEED_METRES = 11.0  # faster than any player sprints: a jump this fast is an id switch, not a run
 
 
 @dataclass(frozen=True)
@@ -64,23 +65,29 @@ def path_length(path: np.ndarray, min_step: float) -> float:
     return total + float(np.hypot(path[-1][0] - anchor[0], path[-1][1] - anchor[1]))
 
 
-def segments(frames: np.ndarray, fps: float, max_gap_seconds: float = MAX_GAP_SECONDS) -> list[slice]:
-    """Runs of a track's frames with no gap longer than `max_gap_seconds`."""
+def segments(frames: np.ndarray, fps: float, max_gap_seconds: float = MAX_GAP_SECONDS,
+             xy: np.ndarray | None = None, max_speed: float | None = None) -> list[slice]:
+    """Runs of a track's frames with no gap longer than `max_gap_seconds` and, given positions and
+    `max_speed`, no jump faster than that between two stored frames (a tracker's id switch)."""
     if len(frames) == 0:
         return []
-    breaks = np.flatnonzero(np.diff(frames) > max_gap_seconds * fps) + 1
+    jump = np.diff(frames) > max_gap_seconds * fps
+    if xy is not None and max_speed is not None and len(frames) > 1:
+        speed = np.linalg.norm(np.diff(xy, axis=0), axis=1) / (np.diff(frames) / fps)
+        jump |= speed > max_speed
+    breaks = np.flatnonzero(jump) + 1
     bounds = [0, *breaks.tolist(), len(frames)]
     return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def track_motion(frames: np.ndarray, xy: np.ndarray, fps: float, frame_step: int = 1,
-                 min_step: float = MIN_STEP_METRES, smooth_seconds: float = SMOOTH_SECONDS, top_speed_seconds: float = TOP_SPEED_SECONDS
+                 min_step: float = MIN_STEP_METRES, max_speed: float | None = None, smooth_seconds: float = SMOOTH_SECONDS, top_speed_seconds: float = TOP_SPEED_SECONDS
                  ) -> Motion:
     """Motion of one track: `frames` sorted frame numbers, `xy` its (N, 2) positions, `fps` of the video.
 
     `frame_step` is the sampling stride of the stored run: each stored frame stands for that many frames
     of screen time. `min_step` is in the positions' unit (0.2 m by default; pass it converted for feet or
-    pixels).
+    pixels). `max_speed` (same unit per second) splits the track where it jumps faster than anyone runs.
     """
     frames = np.asarray(frames, np.int64)
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
@@ -91,7 +98,7 @@ def track_motion(frames: np.ndarray, xy: np.ndarray, fps: float, frame_step: int
     frames, xy = frames[keep], xy[keep]
     seconds = len(frames) * max(1, frame_step) / fps
     distance, moving, top = 0.0, 0.0, 0.0
-    for part in segments(frames, fps):
+    for part in segments(frames, fps, xy=xy, max_speed=max_speed):
         times = frames[part] / fps
         if len(times) < 2:
             continue

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import PlayerDetection
 from .calibration import get_calibration
-from .motion import MIN_STEP_METRES, track_motion
+from .motion import MAX_SPEED_METRES, MIN_STEP_METRES, track_motion
 from .possession import BALL_LABEL, PossessionTracker, best_ball
 from .teams import REFEREE_LABELS
 from .tracks import STREAM_ROWS, iter_tracks, require_detections, team_of
@@ -84,10 +84,12 @@ def video_stats(session: Session, video_id: int) -> StatsReport:
         feet = np.c_[(x1 + x2) / 2, y2]
         if cal is not None:
             points, min_step = cal.to_court(feet), MIN_STEP_METRES / cal.court.metres_per_unit
-        else:
-            points, min_step = feet, 0.1 * float(np.median(y2 - y1))
+            max_speed = MAX_SPEED_METRES / cal.court.metres_per_unit
+        else:  # pixels: a player is about 2 m tall, so his box height is about 2 m
+            height = float(np.median(y2 - y1))
+            points, min_step, max_speed = feet, 0.1 * height, MAX_SPEED_METRES / 2.0 * height
         step = max(1, int(np.median(np.diff(track.frames)))) if len(track.frames) > 1 else 1
-        m = track_motion(track.frames, points, fps, frame_step=step, min_step=min_step)
+        m = track_motion(track.frames, points, fps, frame_step=step, min_step=min_step, max_speed=max_speed)
         report.tracks.append(TrackStats(track.tracking_id, track.label, teams.get(track.tracking_id), m.seconds,
                                         m.distance, m.avg_speed, m.top_speed))
     report.possession = _possession(session, video_id, fps, report)

@@ -2,10 +2,11 @@
 
 Colours are compared in CIE Lab, where a distance is roughly what an eye sees as different. Each track's
 colour is the median of its torso pixels over many frames (robust to a frame where someone crosses in
-front). Two-means clustering weighted by frames seen finds the teams; a track far from both centres
-(referees, bench, fans) is `other`. When the two centres are not clearly apart the answer is "colours do
-not separate" rather than a guess: users report purple and white lumped into one team by colour-only
-tools, and a wrong team is worse than none.
+front). Tracks of one jersey colour are grouped (average linkage, cut at 20 delta E); the two groups with the
+most tracks are the teams and every other colour (referees, bench, fans) is `other`. A referee cannot pull
+a team's centre, as he would in two-means. When there is one colour group, or the two are not clearly
+apart, the answer is "colours do not separate" rather than a guess: users report purple and white lumped
+into one team by colour-only tools, and a wrong team is worse than none.
 """
 
 from __future__ import annotations
@@ -17,13 +18,11 @@ import numpy as np
 OTHER = "other"
 TEAMS = ("A", "B")
 TEAM_NAMES = (*TEAMS, OTHER)
-# Two-means splits even one blob of colour in two, with centres about 3.3 mean spreads apart; real teams
-# sit far beyond that. Both a relative and an absolute (CIE76 delta E) gap are required.
+GROUP_DELTA_E = 20.0  # tracks closer than this (average linkage, CIE76) wear one jersey colour
+# Both a relative and an absolute gap between the teams' colours are required.
 MIN_SEPARATION = 4.0  # distance between centres over the mean spread within the teams
 MIN_DELTA_E = 12.0
-OUTLIER_SPREAD = 3.0  # a track this many spreads from its centre is not on that team...
-OUTLIER_MIN_DELTA_E = 18.0  # ...unless it is this close in absolute colour difference
-MIN_TEAM_SHARE = 0.2  # a cluster with fewer tracks than this share is outliers, not a team
+MIN_TEAM_SHARE = 0.15  # of the player tracks: less is a referee crew or a fan, not a team
 REFEREE_LABELS = frozenset({"referee"})
 
 
@@ -78,66 +77,46 @@ class TeamSplit:
     message: str
 
 
-def _two_means(x: np.ndarray, w: np.ndarray, iters: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted 2-means with a deterministic farthest-point start."""
-    first = int(np.argmax(w))
-    second = int(np.argmax(np.linalg.norm(x - x[first], axis=1)))
-    centres = np.stack([x[first], x[second]])
-    assign = np.zeros(len(x), int)
-    for _ in range(iters):
-        d = np.linalg.norm(x[:, None, :] - centres[None], axis=2)
-        new = np.argmin(d, axis=1)
-        for k in range(2):
-            if (new == k).any():
-                centres[k] = np.average(x[new == k], axis=0, weights=w[new == k])
-        if (new == assign).all():
-            break
-        assign = new
-    return centres, assign
-
-
 def split_teams(colours: dict[int, np.ndarray], weights: dict[int, float],
                 labels: dict[int, str] | None = None) -> TeamSplit:
-    """Assign tracks to two teams by colour; far-off colours and referees go to `other`."""
+    """Assign tracks to two teams by colour; other colours and referees go to `other`.
+
+    Tracks are grouped by average-linkage clustering with a cut at `GROUP_DELTA_E` (a jersey's colour varies
+    by a few delta E between frames and tracks; two teams' jerseys differ by tens). The two groups with the
+    most tracks (then the most frames) are the teams: a team has five players, a referee crew three, a fan
+    one. With only one group there is nothing to tell apart.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
     labels = labels or {}
     teams: dict[int, str | None] = {t: OTHER for t in colours if labels.get(t) in REFEREE_LABELS}
     ids = [t for t in colours if t not in teams and colours[t] is not None]
-    for t in colours:
-        if t not in teams and colours[t] is None:
-            teams[t] = None
+    teams.update({t: None for t in colours if t not in teams and colours[t] is None})
     if len(ids) < 2:
         teams.update({t: None for t in ids})
         return TeamSplit(teams, {}, 0.0, False, f"only {len(ids)} player track(s) with a visible jersey: "
                          "no teams to tell apart")
     x = np.stack([colours[t] for t in ids]).astype(np.float64)
     w = np.array([max(float(weights.get(t, 1.0)), 1.0) for t in ids])
-    inlier = np.ones(len(ids), bool)
-    min_team = max(2, int(np.ceil(MIN_TEAM_SHARE * len(ids))))
-    for _ in range(5):  # refit without the outliers found so far (a referee pulls a centre)
-        centres, _ = _two_means(x[inlier], w[inlier])
-        d = np.linalg.norm(x[:, None, :] - centres[None], axis=2)
-        assign, dist = np.argmin(d, axis=1), d.min(axis=1)
-        spread = max(float(np.median(dist[inlier])), 2.0)
-        new_inlier = dist <= max(OUTLIER_SPREAD * spread, OUTLIER_MIN_DELTA_E)
-        # A "team" of one or two odd colours among many tracks is a referee or a fan, not a team.
-        for k in range(2):
-            members = new_inlier & (assign == k)
-            if 0 < members.sum() < min_team and (new_inlier & (assign != k)).sum() >= 2:
-                new_inlier &= ~members
-        if (new_inlier == inlier).all() or new_inlier.sum() < 2:
-            break
-        inlier = new_inlier
-    # Team A is the lighter jersey, so names do not swap between runs of the same video.
-    order = np.argsort(-centres[:, 0])
-    centres, assign = centres[order], np.argsort(order)[assign]
-    within = float(np.average(dist[inlier], weights=w[inlier])) if inlier.any() else 0.0
-    separation = float(np.linalg.norm(centres[0] - centres[1]) / max(within, 2.0))
-    gap = float(np.linalg.norm(centres[0] - centres[1]))
-    separated = (separation >= MIN_SEPARATION and gap >= MIN_DELTA_E
-                 and len(set(assign[inlier].tolist())) == 2)
+    group = fcluster(linkage(x, "average"), t=GROUP_DELTA_E, criterion="distance")
+    ranked = sorted(set(group.tolist()), key=lambda g: (-(group == g).sum(), -w[group == g].sum(), g))
+    centres = {g: np.average(x[group == g], axis=0, weights=w[group == g]) for g in ranked}
+    # A lone odd colour (a referee, a fan) is not the second team: it needs two tracks and a fair share.
+    if len(ranked) < 2 or (group == ranked[1]).sum() < max(2, MIN_TEAM_SHARE * len(ids)):
+        teams.update({t: None for t in ids})
+        return TeamSplit(teams, {}, 0.0, False, "jersey colours do not separate into two teams (one colour "
+                         "group); teams left unassigned: set them with `bball teams set`")
+    first, second = sorted(ranked[:2], key=lambda g: -centres[g][0])  # team A is the lighter jersey
+    inside = np.isin(group, [first, second])
+    spread = np.linalg.norm(x - np.stack([centres[g] for g in group]), axis=1)
+    within = float(np.average(spread[inside], weights=w[inside]))
+    gap = float(np.linalg.norm(centres[first] - centres[second]))
+    separation = gap / max(within, 2.0)
+    separated = separation >= MIN_SEPARATION and gap >= MIN_DELTA_E
     for i, t in enumerate(ids):
-        teams[t] = (TEAMS[assign[i]] if inlier[i] else OTHER) if separated else None
+        name = TEAMS[0] if group[i] == first else TEAMS[1] if group[i] == second else OTHER
+        teams[t] = name if separated else None
     message = (f"two teams, separation {separation:.1f}" if separated else
                f"jersey colours do not separate into two teams (separation {separation:.1f} < "
                f"{MIN_SEPARATION:g}); teams left unassigned: set them with `bball teams set`")
-    return TeamSplit(teams, {TEAMS[0]: centres[0], TEAMS[1]: centres[1]}, separation, separated, message)
+    return TeamSplit(teams, {TEAMS[0]: centres[first], TEAMS[1]: centres[second]}, separation, separated, message)

@@ -1,4 +1,5 @@
-"""`bball demo`: the full cloud round trip on this machine (local S3 server, one worker, import, pictures)."""
+"""`bball demo`: the full cloud round trip on this machine (local S3 server, one worker, import, teams, stats,
+pictures)."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ class _Printer:
 @params_options
 def demo(video: Path | None, output_dir: Path, local_storage: bool, sample_seconds: float,
          sample_interval: int, confidence: float, detector: str | None, prompts: tuple[str, ...]) -> None:
-    """Run the whole cloud flow here: storage, submit, one worker, import, summary, pictures.
+    """Run the whole cloud flow here: storage, submit, one worker, import, teams, stats, pictures.
 
     With no bucket configured it starts a local S3 server (SeaweedFS) in a temporary folder and stops it at
     the end. The video is registered in your database (DATABASE_URL, default ./basketball_analyzer.db) like
@@ -96,14 +97,27 @@ def demo(video: Path | None, output_dir: Path, local_storage: bool, sample_secon
     print_table("Demo summary", ["video", "cloud job", "frames", "detections", "tracks", "frames/s"],
                 [(result.video_id, result.job_id, result.frames, result.detections, result.tracks,
                   round(result.fps, 1))])
+    if result.teams:
+        print_table("Teams (jersey colour)", ["team", "tracks", "colour"],
+                    [(team, n, colour) for team, (n, colour) in result.teams.items()])
+        click.echo(result.teams_message[:1].upper() + result.teams_message[1:] + ".")
+    report = result.stats
+    if report is not None and report.teams:
+        u = report.unit
+        print_table("Stats per team", ["team", "tracks", "seconds on screen", f"distance ({u})",
+                                       f"avg speed ({u}/s)", f"top speed ({u}/s)"],
+                    [(t.team, t.tracks, round(t.seconds, 1), round(t.distance, 1), round(t.avg_speed, 2),
+                      round(t.top_speed, 2)) for t in report.teams])
     print_table("Time per stage (s)", [*result.stage_seconds, "total"],
                 [[round(s, 1) for s in result.stage_seconds.values()] + [round(total, 1)]])
     click.echo(f"Storage:   {result.storage}")
     click.echo(f"Database:  {result.database} (video {result.video_id})")
     click.echo(f"Video:     {result.mp4}")
     click.echo(f"Contact sheet: {result.png}")
-    click.echo(f"Next: bball video show {result.video_id} · bball export {result.video_id} --format csv "
-               "· docs/demo.md")
+    if result.heatmap:
+        click.echo(f"Heatmaps:  {result.heatmap}")
+    click.echo(f"Next: bball stats {result.video_id} · bball render {result.video_id} --minimap -o minimap.mp4 "
+               "· bball serve · docs/demo.md")
 
 
 def register(cli: click.Group) -> None:
