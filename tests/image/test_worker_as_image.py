@@ -52,8 +52,9 @@ def test_worker_processes_one_job_as_the_image_would(dockerfile, tiny_model, tmp
         storage = CloudStorage(endpoint_url=server.endpoint_url, access_key=server.access_key,
                                secret_key=server.secret_key, bucket=server.bucket)
         queue = CloudQueue(storage)
-        # As a laptop submits it without DETECTOR set: "auto", so the worker's own settings decide.
-        job = submit_job(queue, video_id=7, params=DetectionParams(), video_path=clip)
+        # As a laptop submits it without DETECTOR set: "auto", so the worker's own settings decide. The path
+        # alone registers the clip in the laptop's database (the test's DATABASE_URL), as `cloud submit` does.
+        job = submit_job(queue, params=DetectionParams(), video_path=clip)
 
         env = image_env(dockerfile, HOME=str(home), CLOUD_MODEL_PATH=str(tiny_model), DETECTOR="sam3",
                         SAM3_DEVICE="cpu", SINGLE_JOB="1", CLOUD_WORKER_POLL_INTERVAL="0.2",
