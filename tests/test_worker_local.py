@@ -150,3 +150,31 @@ def test_local_results_go_through_the_results_file_and_importer(db_url, sample_c
     assert [(c["job_id"], c["video_id"], c["results_path"].name) for c in calls] == [(jid, vid, "results.parquet")]
     with transaction(db_url) as s:
         assert count_detections(s, vid) > 0
+
+
+def test_a_job_cancelled_mid_run_stops_early_and_stores_nothing(db_url, tmp_path):
+    import threading
+
+    from basketball_analyzer.db.detections import count_detections
+    from basketball_analyzer.jobs import cancel_job
+
+    clip = tmp_path / "long.mp4"
+    make_sample_clip(clip, frames=400, width=320, height=180, players=2)
+    with transaction(db_url) as s:
+        vid = register_video(s, clip).video.id
+        job_id = create_job(s, vid, DetectionParams(detector="hog")).id
+    worker = LocalWorker(get_settings(), worker_id="t")
+    thread = threading.Thread(target=worker.work, kwargs={"burst": True})
+    thread.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with transaction(db_url) as s:
+            if get_job(s, job_id).frames_processed > 0:
+                cancel_job(s, job_id)
+                break
+        time.sleep(0.05)
+    thread.join(120)
+    with transaction(db_url) as s:
+        job = get_job(s, job_id)
+        assert job.status == "cancelled" and 0 < job.frames_processed < 400
+        assert count_detections(s, video_id=vid) == 0

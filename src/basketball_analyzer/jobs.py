@@ -153,6 +153,11 @@ class DatabaseJob(JobHandle):
         if done - frames >= self.PROGRESS_EVERY or time.monotonic() - at > self.PROGRESS_SECONDS:
             self._written = (done, time.monotonic())
             with transaction(self.url) as s:
+                # The progress write doubles as the check that the job is still ours: a job cancelled
+                # mid-run stops within PROGRESS_EVERY frames instead of running to its end.
+                job = get_job(s, self.id)
+                if job.status != JobStatus.processing.value or job.worker_id != self.worker_id:
+                    raise LeaseLost(f"job {self.id} is no longer ours (now {job.status})")
                 set_progress(s, self.id, done, total)
 
     def complete(self, results: ResultsFile) -> None:

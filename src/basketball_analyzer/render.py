@@ -300,7 +300,15 @@ def render_contact_sheet(video_path: str | os.PathLike, detections: Detections, 
         drawn += len(det)
         if on_progress:
             on_progress(done, len(wanted))
-    ok, encoded = cv2.imencode(".png", sheet)
+    write_png(sheet, output)
+    return RenderResult(output, done, drawn, width, height)
+
+
+def write_png(image: np.ndarray, output: Path) -> None:
+    """Encode `image` (BGR) as PNG and write it under a temporary name, renamed once complete."""
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", image)
     if not ok:  # pragma: no cover - OpenCV only fails here on an impossible image
         raise BballError(f"could not encode {output}")
     tmp = output.with_name(f".{output.name}.partial")
@@ -309,7 +317,6 @@ def render_contact_sheet(video_path: str | os.PathLike, detections: Detections, 
         tmp.replace(output)
     finally:
         tmp.unlink(missing_ok=True)
-    return RenderResult(output, done, drawn, width, height)
 
 
 def _caption(tile: np.ndarray, text: str) -> None:

@@ -100,23 +100,9 @@ def _require_calibration(session: Session, video_id: int) -> Calibration:
     return cal
 
 
-def _write_png(image: np.ndarray, output: Path) -> None:
-    import cv2
-
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:  # pragma: no cover
-        raise AnalyticsError(f"could not encode {output}")
-    tmp = output.with_name(f".{output.name}.partial")
-    try:
-        tmp.write_bytes(encoded.tobytes())
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -> tuple[Path, int]:
     """A PNG of heatmaps: one panel per team, then one per player (longest-seen first); returns (path, panels)."""
-    from ..render import check_output
+    from ..render import check_output, write_png
 
     output = check_output(output, (".png",))
     require_detections(session, video_id)
@@ -142,7 +128,7 @@ def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -
     for i, panel in enumerate(panels):
         r, c = divmod(i, columns)
         sheet[r * canvas.height:(r + 1) * canvas.height, c * canvas.width:(c + 1) * canvas.width] = panel
-    _write_png(sheet, output)
+    write_png(sheet, output)
     return output, len(panels)
 
 

@@ -175,14 +175,28 @@ def heatmap(request: Request, video_id: int) -> Response:
         return Response(path.read_bytes(), media_type="image/png")
 
 
-class JobRequest(BaseModel):
-    """A local job to queue."""
+class RunRequest(BaseModel):
+    """A detection run to queue (locally or on cloud GPUs): the video and the run's parameters."""
 
     video_id: int = Field(ge=1, le=2**31 - 1)
     detector: str = "auto"
     confidence: float = Field(default=0.5, ge=0, le=1)
     sample_interval: int = Field(default=1, ge=1, le=10_000)
     prompts: list[str] = Field(default_factory=list, max_length=8)
+
+    def params(self):
+        """The run's `DetectionParams`; one-line `BballError` for an unknown detector or empty prompts."""
+        from ..detection import DEFAULT_PROMPT, DetectionParams
+        from ..detection.factory import available_detectors
+
+        if self.detector not in available_detectors():
+            raise BballError(f"unknown detector {self.detector[:20]!r}: choose one of "
+                             f"{', '.join(available_detectors())}")
+        try:
+            return DetectionParams(sample_interval=self.sample_interval, confidence_threshold=self.confidence,
+                                   detector=self.detector, prompts=tuple(self.prompts) or (DEFAULT_PROMPT,))
+        except ValueError as exc:
+            raise BballError(str(exc)) from None
 
 
 def _job_dict(job) -> dict:
@@ -201,20 +215,12 @@ def list_jobs(request: Request) -> list[dict]:
 
 
 @router.post("/jobs", status_code=201)
-def create_job(request: Request, body: JobRequest) -> dict:
+def create_job(request: Request, body: RunRequest) -> dict:
     """Queue a local job for `bball worker`."""
-    from ..detection import DEFAULT_PROMPT, DetectionParams
-    from ..detection.factory import available_detectors
     from ..jobs import create_job as create
     from ..videos import get_video
 
-    if body.detector not in available_detectors():
-        raise BballError(f"unknown detector {body.detector[:20]!r}: choose one of {', '.join(available_detectors())}")
-    try:
-        params = DetectionParams(sample_interval=body.sample_interval, confidence_threshold=body.confidence,
-                                 detector=body.detector, prompts=tuple(body.prompts) or (DEFAULT_PROMPT,))
-    except ValueError as exc:
-        raise BballError(str(exc)) from None
+    params = body.params()
     with transaction(_url(request)) as s:
         get_video(s, body.video_id)
         return _job_dict(create(s, body.video_id, params))

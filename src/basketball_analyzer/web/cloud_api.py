@@ -6,9 +6,9 @@ Bucket strings are returned as JSON data; the pages put them into the document a
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
 
 from ..exceptions import BballError, ConfigError
+from .api import RunRequest
 
 router = APIRouter()
 
@@ -38,28 +38,12 @@ def list_jobs(request: Request) -> list[dict]:
     return [_view(v) for v in reversed(_queue(request).list_jobs())]
 
 
-class CloudSubmit(BaseModel):
-    """A registered video to submit."""
-
-    video_id: int = Field(ge=1, le=2**31 - 1)
-    detector: str = "auto"
-    confidence: float = Field(default=0.5, ge=0, le=1)
-    sample_interval: int = Field(default=1, ge=1, le=10_000)
-    prompts: list[str] = Field(default_factory=list, max_length=8)
-
-
 @router.post("/jobs", status_code=201)
-def submit(request: Request, body: CloudSubmit) -> dict:
+def submit(request: Request, body: RunRequest) -> dict:
     """Upload a registered video and queue a cloud job for it."""
     from ..cloud.submit import submit_job
-    from ..detection import DEFAULT_PROMPT, DetectionParams
 
-    try:
-        params = DetectionParams(sample_interval=body.sample_interval, confidence_threshold=body.confidence,
-                                 detector=body.detector, prompts=tuple(body.prompts) or (DEFAULT_PROMPT,))
-    except ValueError as exc:
-        raise BballError(str(exc)) from None
-    manifest = submit_job(_queue(request), params=params, video_id=body.video_id,
+    manifest = submit_job(_queue(request), params=body.params(), video_id=body.video_id,
                           database_url=request.app.state.settings.database_url)
     return {"job_id": manifest.job_id, "video_id": manifest.video_id, "status": manifest.status.value}
 
