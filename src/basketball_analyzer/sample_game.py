@@ -47,13 +47,16 @@ class GamePlayer:
 
 
 def game_players() -> list[GamePlayer]:
-    """Team A (red) on the far half of the half court, team B (navy) on the near half, a referee by the
-    near sideline: five each, spread along the court so that they seldom hide one another."""
+    """Five of team A (red) and five of team B (navy), each team in both the far and the near row (a player
+    far away is smaller and harder to see), spread along the court so that they seldom hide one another,
+    and a referee by the near sideline."""
     players = []
     step = (VIEW_LENGTH - 2.5) / 4
+    far, near = (5.0, 7.0), (11.5, 9.5)
     for i in range(5):
-        players.append(GamePlayer("A", (1.5 + step * i, 5.0 + (i % 2) * 2.0), (1.2, 0.8), 6.0 + i, i * 0.7))
-        players.append(GamePlayer("B", (2.3 + step * i, 11.5 - (i % 2) * 2.0), (1.2, 1.0), 5.0 + 0.8 * i, i * 1.1))
+        a_row, b_row = (far, near) if i % 2 == 0 else (near, far)
+        players.append(GamePlayer("A", (1.5 + step * i, a_row[i // 2 % 2]), (1.2, 0.8), 6.0 + i, i * 0.7))
+        players.append(GamePlayer("B", (2.3 + step * i, b_row[i // 2 % 2]), (1.2, 1.0), 5.0 + 0.8 * i, i * 1.1))
     players.append(GamePlayer("other", (VIEW_LENGTH / 2, 14.0), (VIEW_LENGTH / 3, 0.3), 12.0, 0.3))
     return players
 

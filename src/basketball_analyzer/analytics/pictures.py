@@ -101,13 +101,15 @@ def _require_calibration(session: Session, video_id: int) -> Calibration:
 
 
 def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -> tuple[Path, int]:
-    """A PNG of heatmaps: one panel per team, then one per player (longest-seen first); returns (path, panels)."""
+    """A PNG of heatmaps: one panel per team, then one per track seen for a second or more (longest first);
+    returns (path, panels)."""
     from ..render import check_output, write_png
 
     output = check_output(output, (".png",))
-    require_detections(session, video_id)
+    video = require_detections(session, video_id)
     cal = _require_calibration(session, video_id)
     teams = {t.tracking_id: t.team for t in list_tracks(session, video_id)}
+    min_frames = max(1, int(video.fps or 1))  # a player panel for tracks seen a second or more
     canvas = CourtCanvas(cal.court)
     per_team: dict[str, list[np.ndarray]] = {}
     players: list[tuple[int, int, np.ndarray]] = []
@@ -117,7 +119,8 @@ def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -
         team = teams.get(track.tracking_id)
         if team:
             per_team.setdefault(team, []).append(court_xy)
-        players.append((len(track.frames), track.tracking_id, court_xy))
+        if len(track.frames) >= min_frames:
+            players.append((len(track.frames), track.tracking_id, court_xy))
     panels = [_heat_panel(canvas, np.concatenate(per_team[t]), f"team {t}") for t in sorted(per_team)]
     for _, tid, xy in sorted(players, key=lambda p: (-p[0], p[1]))[:MAX_PLAYER_PANELS]:
         label = f"#{tid}" + (f" team {teams[tid]}" if teams.get(tid) else "")

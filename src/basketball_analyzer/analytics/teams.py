@@ -40,7 +40,7 @@ def torso_region(box: np.ndarray, image_shape: tuple[int, ...]) -> tuple[slice, 
 
 
 def torso_colour(image_bgr: np.ndarray, box: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray | None:
-    """Median Lab colour (L, a, b; L in 0..100) of the torso pixels of one box, or None if it is off frame."""
+    """The commonest Lab colour (L, a, b; L in 0..100) of one box's torso pixels, or None if it is off frame."""
     import cv2
 
     region = torso_region(box, image_bgr.shape)
@@ -54,7 +54,11 @@ def torso_colour(image_bgr: np.ndarray, box: np.ndarray, mask: np.ndarray | None
             lab = lab[keep]
     lab[:, 0] *= 100.0 / 255.0
     lab[:, 1:] -= 128.0
-    return np.median(lab, axis=0)
+    # The commonest colour, not the median: a loose box puts skin, floor or a neighbour's shirt in the patch,
+    # and a median of jersey and skin is a colour nobody wears. Bins of 8 units in L, a and b.
+    bins = np.floor(lab / 8.0).astype(np.int64)
+    keys, inverse, counts = np.unique(bins, axis=0, return_inverse=True, return_counts=True)
+    return lab[inverse.reshape(-1) == int(np.argmax(counts))].mean(axis=0)
 
 
 def lab_to_hex(lab: np.ndarray) -> str:
