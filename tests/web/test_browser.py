@@ -126,3 +126,21 @@ def test_a_job_submitted_from_the_jobs_page_reaches_done(server, page, stored, d
         stop.set()
         thread.join(60)
     assert "100%" in page.inner_text("tr[data-status='completed']")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_names_from_files_are_shown_as_text_never_markup(server, page, stored, db_url, tmp_path):
+    from basketball_analyzer.db import transaction
+    from basketball_analyzer.sample import make_sample_clip
+    from basketball_analyzer.videos import register_video
+
+    name = "<img src=x onerror=document.title='pwned'>.mp4"
+    clip = tmp_path / name
+    make_sample_clip(clip, frames=3, width=160, height=128, players=1)
+    with transaction(db_url) as s:
+        register_video(s, clip)
+    page.goto(server + "/")
+    page.wait_for_selector("tr[data-video]", timeout=10_000)
+    page.wait_for_function("document.querySelectorAll('tr[data-video]').length == 2")
+    assert page.locator("img[src='x']").count() == 0 and page.title() != "pwned"
+    assert name in page.inner_text("#videos")
