@@ -11,6 +11,7 @@ counted across a gap.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,14 +56,17 @@ def path_length(path: np.ndarray, min_step: float) -> float:
     """Length of a path counting only moves of at least `min_step` from the last counted point."""
     if min_step <= 0:
         return float(np.linalg.norm(np.diff(path, axis=0), axis=1).sum())
-    total, anchor = 0.0, path[0]
-    for point in path[1:]:
-        d = float(np.hypot(point[0] - anchor[0], point[1] - anchor[1]))
+    # Plain floats: the walk is sequential, and Python floats are ~10x faster here than numpy scalars.
+    points = np.asarray(path, np.float64).tolist()
+    total, (ax, ay) = 0.0, points[0]
+    for x, y in points[1:]:
+        d = math.hypot(x - ax, y - ay)
         if d >= min_step:
             total += d
-            anchor = point
+            ax, ay = x, y
     # The last stretch counts too, so a run's length does not depend on where its last step fell.
-    return total + float(np.hypot(path[-1][0] - anchor[0], path[-1][1] - anchor[1]))
+    lx, ly = points[-1]
+    return total + math.hypot(lx - ax, ly - ay)
 
 
 def segments(frames: np.ndarray, fps: float, max_gap_seconds: float = MAX_GAP_SECONDS,

@@ -65,8 +65,9 @@ def iter_tracks(session: Session, video_id: int, labels: tuple[str, ...] | None 
     current, parts, label = None, [], None
     result = session.execute(q.execution_options(yield_per=STREAM_ROWS))
     for chunk in result.partitions():
-        arr = np.array([r[:6] for r in chunk], dtype=np.float64)
-        names = [r[6] for r in chunk]
+        columns = list(zip(*chunk))  # one pass of C-level transposition instead of a list per row
+        arr = np.array(columns[:6], dtype=np.float64).T
+        names = columns[6]
         ids = arr[:, 0].astype(np.int64)
         bounds = np.flatnonzero(np.diff(ids)) + 1
         for a, b in zip([0, *bounds.tolist()], [*bounds.tolist(), len(ids)]):
