@@ -55,6 +55,7 @@ class JobHandle(ABC):
     attempt: int
     video_name: str | None
     results_job_id: str  # embedded in the results file: the cloud job id, or "local-<id>"
+    frame_range: tuple[int, int] | None = None  # a segment's video frames [start, end); None: the whole video
 
     @contextmanager
     def holding(self) -> Iterator["JobHandle"]:

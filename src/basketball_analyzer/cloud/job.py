@@ -23,6 +23,7 @@ from ..exceptions import BballError, ConditionFailed, LeaseLost, ManifestError, 
 from ..lifecycle import JobHandle, ResultsFile
 from .jobfiles import lease_key, video_suffix
 from .manifest import CloudJobStatus, JobManifest, utcnow_iso
+from .segments import settle_quietly
 
 if TYPE_CHECKING:
     from .queue import CloudQueue
@@ -43,6 +44,7 @@ class CloudJob(JobHandle):
         self.job_id = self.results_job_id = manifest.job_id
         self.video_id, self.attempt = manifest.video_id, manifest.attempts
         self.video_name = manifest.parameters.get("video_name")
+        self.frame_range = manifest.frame_range
         self.worker_id = manifest.worker_id or ""
         self.fence_after = queue.lease_seconds * queue.fence_fraction
         self.heartbeat_interval = queue.heartbeat_interval
@@ -181,6 +183,7 @@ class CloudJob(JobHandle):
             raise
         with self.lock:
             _quietly(self.files.drop_markers, self.job_id)
+        settle_quietly(self.queue, self.manifest.parent_id)
 
     def _upload(self, path: Path) -> str:
         self.check()
@@ -192,6 +195,7 @@ class CloudJob(JobHandle):
         self._change(S.failed, error=message[:2000], lease_expires_at=None,
                      completed_at=utcnow_iso(self.queue.storage.now()), frames_processed=frames_processed)
         _quietly(self.files.drop_markers, self.job_id)
+        settle_quietly(self.queue, self.manifest.parent_id)
 
     def release(self) -> None:
         """Hand the job back to the queue (worker stopping); the attempt does not count."""

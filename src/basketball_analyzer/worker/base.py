@@ -181,7 +181,7 @@ class Worker:
         job.check()
         self.stop.check()
         info = probe(video)
-        total = sampled_frame_count(info, params.sample_interval)
+        total = sampled_frame_count(info, params.sample_interval, job.frame_range)
         detector = self.detectors.get(params)
         started = logged = time.monotonic()
 
@@ -199,7 +199,7 @@ class Worker:
         path = scratch / "results.parquet"
         with ResultsWriter(path, job_id=job.results_job_id, video_id=job.video_id, detector=detector.name) as w:
             for det in run_detection(video, params, settings=self.settings, info=info, on_progress=on_progress,
-                                     stats=stats, detector=detector):
+                                     stats=stats, detector=detector, frame_range=job.frame_range):
                 w.write(det)
         job.check()
         self.stop.check()
