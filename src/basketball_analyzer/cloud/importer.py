@@ -232,7 +232,7 @@ def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = Fals
         if manifest.status not in (CloudJobStatus.completed, CloudJobStatus.imported):
             raise JobError(f"job {job_id} is {manifest.status.value}; only completed jobs can be imported "
                            "(see `bball cloud status`)")
-        if not (manifest.results_key or manifest.segmented) or not manifest.results_sha256:
+        if not (manifest.results_key or manifest.segmented or manifest.parts) or not manifest.results_sha256:
             raise JobError(f"job {job_id} is {manifest.status.value} but names no results file")
         outcome = _download_and_import(queue, db_url, manifest, limits)
         log.info("job %s: imported %d detections of video %d", job_id, outcome.rows, outcome.video_id)
@@ -251,7 +251,7 @@ def _download_and_import(queue, db_url: str | None, manifest, limits: ImportLimi
     from .manifest import CloudJobStatus
 
     job_id = manifest.job_id
-    if manifest.segmented:
+    if manifest.segmented or manifest.parts:
         return _join_and_import(queue, db_url, manifest, limits)
     key = own_key(job_id, manifest.results_key)
     size = queue.storage.object_size(key)
@@ -276,7 +276,7 @@ def _download_and_import(queue, db_url: str | None, manifest, limits: ImportLimi
 
 
 def _join_and_import(queue, db_url: str | None, manifest, limits: ImportLimits) -> ImportOutcome:
-    """Join a segmented job's segment results into one file (ids carried across) and import that."""
+    """Join a job's segments and parts into one file (ids carried across) and import that."""
     from ..db import transaction
     from .joining import join_segments
 

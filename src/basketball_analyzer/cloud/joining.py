@@ -1,9 +1,10 @@
-"""Joining a segmented job's results into one results file, with one track id per player across segments.
+"""Joining a job's results pieces (segments, parts) into one results file, with one track id per player.
 
-Each segment was tracked from a fresh state, so its ids start over; it also decoded the last frames of the
-previous segment (the overlap). On those frames the previous segment's boxes already carry the joined ids,
-and `IdStitcher` hands them to the new segment's tracks by optimal matching on box IoU. A segment's own
-frames come from it alone: the overlap's boxes are kept from the segment that owns those frames.
+Each segment, and each part where a takeover resumed, was tracked from a fresh state, so its ids start
+over; it also decoded the last frames before it (the overlap). On those frames the earlier piece's boxes
+already carry the joined ids, and `IdStitcher` hands them to the new piece's tracks by optimal matching on
+box IoU. A piece's own frames come from it alone: the overlap's boxes are kept from the piece that owns
+those frames. Parts written by one run share its tracker, so their ids continue as they are.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from .results import ResultsWriter, read_metadata, read_results
 from .segments import describe, load
 
 
+TAIL_FRAMES = 4096
+"""Frames of joined boxes kept for the next piece's overlap (overlaps are a few seconds)."""
+
+
 @dataclass(frozen=True)
 class Joined:
     """The joined results file of a segmented job."""
@@ -33,35 +38,73 @@ class Joined:
     detector: str
 
 
+@dataclass(frozen=True)
+class Piece:
+    """One results file to join: whose it is, which frames it owns, and whether tracking restarted there."""
+
+    job: JobManifest  # the job or segment that wrote it
+    key: str
+    sha256: str
+    rows: int | None
+    start_frame: int
+    end_frame: int
+    overlap_frames: int  # frames before start_frame it also holds (to carry ids over)
+    restart: bool  # tracked from a fresh state: ids are carried over through the overlap
+
+
+def pieces(queue, job: JobManifest) -> list[Piece]:
+    """Every results file of a job in frame order: its segments' (or its own), each whole or in parts."""
+    if not job.segmented:
+        return _pieces_of(job)
+    out = []
+    for seg_id, seg in load(queue, job):
+        if seg is None:
+            raise ResultsError(f"job {job.job_id}: segment {seg_id} is missing; retry the job")
+        out += _pieces_of(seg)
+    return out
+
+
+def _pieces_of(m: JobManifest) -> list[Piece]:
+    seg = m.segment or {"start_frame": 0, "end_frame": 2**31 - 1, "overlap_frames": 0}
+    if m.parts:
+        return [Piece(m, p["key"], p["sha256"], p["rows"], p["start_frame"], p["end_frame"], p["overlap_frames"],
+                      restart=i == 0 or p.get("token") != m.parts[i - 1].get("token"))
+                for i, p in enumerate(m.parts)]
+    if not m.results_key or not m.results_sha256:
+        raise ResultsError(f"job {m.job_id} has no results; retry the job")
+    return [Piece(m, m.results_key, m.results_sha256, m.results_rows, seg["start_frame"], seg["end_frame"],
+                  seg["overlap_frames"], restart=True)]
+
+
 def join_segments(queue, job: JobManifest, dest: Path) -> Joined:
-    """Download each completed segment's results (checksums verified) and write them as one file at `dest`."""
+    """Download each piece of a job's results (checksums verified) and write them as one file at `dest`."""
     stitcher = IdStitcher()
-    tail = Detections.empty()  # the previous segment's boxes on the next one's overlap, with joined ids
+    tail = Detections.empty()  # the previous piece's boxes (joined ids), for the next piece's overlap
     writer: ResultsWriter | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="bball-join-") as tmp:
-            for seg_id, seg in load(queue, job):
-                if seg is None or not seg.results_key or not seg.results_sha256:
-                    raise ResultsError(f"job {job.job_id}: segment {seg_id} has no results; retry the job")
-                path = Path(tmp) / f"{seg_id}.parquet"
-                queue.files.download_results(seg_id, path, key=own_key(seg_id, seg.results_key))
-                boxes = _read(path, seg)
-                if writer is None:  # the detector's name comes from the first segment's file
+            for n, piece in enumerate(pieces(queue, job)):
+                path = Path(tmp) / f"{n}.parquet"
+                queue.files.download_results(piece.job.job_id, path, key=own_key(piece.job.job_id, piece.key))
+                boxes = _read(path, piece)
+                if writer is None:  # the detector's name comes from the first file
                     writer = ResultsWriter(dest, job_id=job.job_id, video_id=job.video_id,
                                            detector=read_metadata(path).get("detector", ""))
                     writer.open()
                 path.unlink()
-                start, end = seg.segment["start_frame"], seg.segment["end_frame"]
-                if seg.segment["index"] > 0:
-                    shared = boxes[(boxes.frame_number >= start - seg.segment["overlap_frames"])
+                start, end = piece.start_frame, piece.end_frame
+                if piece.restart and n > 0:
+                    shared = boxes[(boxes.frame_number >= start - piece.overlap_frames)
                                    & (boxes.frame_number < start)]
                     stitcher.start_window(tail, shared)
                 own = boxes[(boxes.frame_number >= start) & (boxes.frame_number < end)]
                 own.tracker_id = stitcher.to_global(own.tracker_id)
                 writer.write(own)
-                tail = own
+                tail = Detections.merge([tail, own])
+                if len(tail):
+                    tail = tail[tail.frame_number > int(tail.frame_number.max()) - TAIL_FRAMES]
         if writer is None:
-            raise ResultsError(f"job {job.job_id} names no segments")
+            raise ResultsError(f"job {job.job_id} names no results")
         writer.close()
     except BaseException:
         if writer is not None:
@@ -70,13 +113,14 @@ def join_segments(queue, job: JobManifest, dest: Path) -> Joined:
     return Joined(dest, writer.sha256 or "", writer.rows, writer.metadata["detector"])
 
 
-def _read(path: Path, seg: JobManifest) -> Detections:
-    """A segment's boxes, checked against its manifest (checksum, job id, rows)."""
+def _read(path: Path, piece: Piece) -> Detections:
+    """A piece's boxes, checked against its manifest (checksum, job id, rows)."""
+    what = describe(piece.job) if piece.job.segment else f"job {piece.job.job_id}"
     embedded = read_metadata(path).get("job_id", "")
-    if embedded != seg.job_id:
-        raise ResultsError(f"results of {describe(seg)} say they are of job {embedded[:40]!r}; refusing them")
-    boxes = Detections.merge(read_results(path, expected_sha256=seg.results_sha256, frame_count=None))
-    if seg.results_rows is not None and len(boxes) != seg.results_rows:
-        raise ResultsError(f"results of {describe(seg)} hold {len(boxes):,} rows, not {seg.results_rows:,}")
+    if embedded != piece.job.job_id:
+        raise ResultsError(f"results of {what} say they are of job {embedded[:40]!r}; refusing them")
+    boxes = Detections.merge(read_results(path, expected_sha256=piece.sha256, frame_count=None))
+    if piece.rows is not None and len(boxes) != piece.rows:
+        raise ResultsError(f"results of {what} hold {len(boxes):,} rows, not {piece.rows:,}")
     order = np.argsort(boxes.frame_number, kind="stable")
     return boxes[order]

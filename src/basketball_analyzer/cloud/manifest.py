@@ -125,6 +125,10 @@ class JobManifest:
     segment_ids: list[str] | None = None
     parent_id: str | None = None
     segment: dict[str, int] | None = None
+    # Results uploaded so far in parts (schema 2), in frame order: {"key", "sha256", "rows", "start_frame",
+    # "end_frame", "overlap_frames", "token"}. A takeover resumes after the last one; a completed job with
+    # parts has no results_key, and import joins its parts.
+    parts: list[dict[str, Any]] | None = None
     schema_version: int = PLAIN_SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -160,6 +164,10 @@ class JobManifest:
             if not isinstance(self.segment_ids, list) or not self.segment_ids:
                 raise ManifestError(f"job {self.job_id}: segment_ids must be a non-empty list")
             object.__setattr__(self, "segment_ids", [validate_job_id(i) for i in self.segment_ids])
+        if self.parts is not None and (not isinstance(self.parts, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("key"), str) and isinstance(p.get("end_frame"), int)
+                for p in self.parts)):
+            raise ManifestError(f"job {self.job_id}: parts must be a list of objects with a key and end_frame")
         if self.parent_id is not None:
             object.__setattr__(self, "parent_id", validate_job_id(self.parent_id))
             seg = self.segment
@@ -169,6 +177,11 @@ class JobManifest:
                     or not seg["start_frame"] < seg["end_frame"] or not seg["index"] < seg["count"]:
                 raise ManifestError(f"job {self.job_id}: segment must hold non-negative integers "
                                     + ", ".join(keys) + " with start_frame < end_frame")
+
+    @property
+    def resume_from(self) -> int | None:
+        """The first frame no uploaded part covers (None: no parts yet)."""
+        return int(self.parts[-1]["end_frame"]) if self.parts else None
 
     @property
     def segmented(self) -> bool:

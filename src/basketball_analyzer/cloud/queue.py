@@ -98,14 +98,17 @@ class CloudQueue(JobQueue):
         self.progress_every = 50
         self.min_write_interval = 1.0  # R2 takes about one write per second to the same key
         self.fence_fraction = FENCE_FRACTION
+        self.part_frames = 0  # results in parts of this many frames (CLOUD_PART_FRAMES); 0: one file
         self._seen: dict[str, str] = {}  # job id -> ETag of a manifest reconcile need not read again
         self._too_new: set[str] = set()  # jobs of a newer schema: left for newer workers
 
     @classmethod
     def from_settings(cls, settings, storage: CloudStorage | None = None) -> "CloudQueue":
         """Queue on the configured bucket with the configured lease and attempt limits."""
-        return cls(storage or CloudStorage.from_settings(settings),
-                   lease_seconds=settings.cloud_lease_seconds, max_attempts=settings.cloud_max_attempts)
+        queue = cls(storage or CloudStorage.from_settings(settings),
+                    lease_seconds=settings.cloud_lease_seconds, max_attempts=settings.cloud_max_attempts)
+        queue.part_frames = settings.cloud_part_frames
+        return queue
 
     def check(self) -> None:
         """Reach the bucket before the first claim, so wrong credentials fail at once with `StorageError`."""
@@ -372,7 +375,7 @@ class CloudQueue(JobQueue):
                                "pending jobs can be retried")
             return m.transition(S.pending, attempts=0, error=None, worker_id=None, lease_expires_at=None,
                                 started_at=None, completed_at=None, frames_processed=0, claim_token=None,
-                                results_key=None, results_sha256=None, results_rows=None)
+                                results_key=None, results_sha256=None, results_rows=None, parts=None)
 
         everything = manifest.status is S.completed
         manifest = self.update(job_id, change)

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 S = CloudJobStatus
 
+RESUME_OVERLAP_FRAMES = 60
+"""A takeover decodes this many frames before the last part's end, to carry track ids over (2 s at 30 fps)."""
 OVERLAP_SECONDS = 2.0
 """Each segment also decodes this much of the previous one; track ids are carried across on those frames."""
 AUTO_SEGMENT_MINUTES = 10.0
@@ -101,6 +103,11 @@ def segment_manifests(parent: JobManifest, plan: SegmentPlan, now: float, frames
     return out
 
 
+def combined_sha256(shas) -> str:
+    """The identity of a set of results files (segments, parts): sha256 of their sha256s in order."""
+    return hashlib.sha256("\n".join(s or "" for s in shas).encode()).hexdigest()
+
+
 def describe(segment: JobManifest) -> str:
     """'segment 2/4 (frames 5400-10800)'"""
     seg = segment.segment or {}
@@ -132,10 +139,9 @@ def settle(queue: "CloudQueue", job_id: str) -> JobManifest:
                 why = seg.error or f"it was {seg.status.value}"
                 return m.transition(S.failed, completed_at=now, error=f"{describe(seg)}: {why}"[:2000])
         if all(seg.status is S.completed for _, seg in segments):
-            shas = "\n".join(seg.results_sha256 or "" for _, seg in segments)
             return m.transition(S.completed, completed_at=now, frames_processed=m.frames_total or 0,
                                 results_rows=sum(seg.results_rows or 0 for _, seg in segments),
-                                results_sha256=hashlib.sha256(shas.encode()).hexdigest())
+                                results_sha256=combined_sha256(seg.results_sha256 for _, seg in segments))
         return None
 
     manifest = queue.update(job_id, change)
@@ -178,7 +184,7 @@ def retry(queue: "CloudQueue", parent: JobManifest, everything: bool) -> None:
                 raise JobError(f"segment {m.job_id} is {m.status.value}; it cannot be retried")
             return m.transition(S.pending, attempts=0, error=None, worker_id=None, lease_expires_at=None,
                                 started_at=None, completed_at=None, frames_processed=0, claim_token=None,
-                                results_key=None, results_sha256=None, results_rows=None)
+                                results_key=None, results_sha256=None, results_rows=None, parts=None)
 
         seg = queue.update(seg_id, change)
         if seg.status is S.pending:
