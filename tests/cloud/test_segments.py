@@ -17,7 +17,7 @@ from basketball_analyzer.cloud.submit import submit_job
 from basketball_analyzer.db import transaction
 from basketball_analyzer.db.detections import load_detections
 from basketball_analyzer.detection.stitching import box_iou
-from basketball_analyzer.exceptions import LeaseLost, SegmentError
+from basketball_analyzer.exceptions import JobError, LeaseLost, SegmentError
 from basketball_analyzer.sample import make_sample_clip
 from basketball_analyzer.video import iter_frames
 from basketball_analyzer.worker.cloud import CloudWorker
@@ -92,6 +92,8 @@ def test_segments_run_on_different_workers_and_join_with_one_id_per_player(queue
     with transaction(db_url) as s:
         joined = load_detections(s, job.video_id)
     assert queue.get(job.job_id)[0].status is S.imported
+    with pytest.raises(JobError, match=f"is a segment of job {job.job_id}; import that job"):
+        importer.import_job(queue.storage, db_url, job.segment_ids[0])
     # Every frame once, with as many boxes as the unsegmented run found (overlap boxes are not doubled).
     assert np.array_equal(np.bincount(joined.frame_number, minlength=90), np.bincount(single.frame_number,
                                                                                       minlength=90))

@@ -220,6 +220,8 @@ def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = Fals
     manifest, _ = queue.get(job_id)
     job_id = manifest.job_id
     label = f"cloud job {job_id}"
+    if manifest.parent_id is not None:  # alone it would replace the video's detections with one part of it
+        raise JobError(f"job {job_id} is a segment of job {manifest.parent_id}; import that job")
     with transaction(db_url) as s:
         entry = find_import(s, job_id)
         done = entry is not None and entry.results_sha256 == manifest.results_sha256

@@ -202,11 +202,11 @@ class Worker:
         index = -(-start // interval) * interval - interval  # the video frame of the last box batch
         piece_from = job.owned_from  # results in parts (resume): the first frame of the part being written
 
-        def writer(part: int) -> ResultsWriter:
-            return ResultsWriter(scratch / f"results.{part}.parquet", job_id=job.results_job_id,
-                                 video_id=job.video_id, detector=detector.name)
+        def writer(name: str) -> ResultsWriter:
+            return ResultsWriter(scratch / name, job_id=job.results_job_id, video_id=job.video_id,
+                                 detector=detector.name)
 
-        w = writer(0)
+        w = writer("results.parquet")
         try:
             for det in run_detection(video, params, settings=self.settings, info=info, on_progress=on_progress,
                                      stats=stats, detector=detector, frame_range=job.frame_range):
@@ -217,7 +217,7 @@ class Worker:
                                               (piece_from, index)))
                     w.path.unlink()
                     piece_from = index
-                    w = writer(index)
+                    w = writer(f"results.{index}.parquet")
                 w.write(det)
             w.close()
         except BaseException:
