@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     cloud_worker_max_poll_interval: float = Field(default=60.0, gt=0)
     cloud_lease_seconds: float = Field(default=120.0, gt=0)
     cloud_max_attempts: int = Field(default=3, ge=1)
+    # A cloud worker uploads its results in parts of this many video frames; a takeover resumes after the
+    # last part (0: one results file at the end, no resume).
+    cloud_part_frames: int = Field(default=3000, ge=0)
     # How often an idle cloud worker re-creates lost queue markers (docs/cloud.md: reconciliation).
     cloud_reconcile_interval: float = Field(default=300.0, gt=0)
     cloud_model_path: str = "/models/sam3"

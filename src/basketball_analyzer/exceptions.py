@@ -25,6 +25,10 @@ class JobError(BballError):
     """A job cannot make the requested transition (e.g. retrying a job that has not failed)."""
 
 
+class SegmentError(JobError):
+    """Segment settings at submit that cannot work (zero segments, more segments than frames...)."""
+
+
 class StorageError(BballError):
     """The S3/R2 bucket cannot be reached, refused our credentials, or holds something unexpected."""
 

@@ -45,6 +45,7 @@ class ResultsFile:
     rows: int
     frames_processed: int
     frames_total: int
+    frames: tuple[int, int] | None = None  # video frames [start, end) the file owns (results in parts)
 
 
 class JobHandle(ABC):
@@ -55,6 +56,13 @@ class JobHandle(ABC):
     attempt: int
     video_name: str | None
     results_job_id: str  # embedded in the results file: the cloud job id, or "local-<id>"
+    frame_range: tuple[int, int | None] | None = None  # video frames to decode [start, end); None: all
+    owned_from: int = 0  # first frame this run's results own (decoded frames before it are the overlap)
+    part_frames: int = 0  # upload results in parts of this many video frames (`save_part`); 0: at the end
+
+    def save_part(self, results: ResultsFile) -> None:
+        """Store the results of frames `results.frames` now, so a takeover resumes after them."""
+        raise NotImplementedError
 
     @contextmanager
     def holding(self) -> Iterator["JobHandle"]:

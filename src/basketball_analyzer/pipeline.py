@@ -41,27 +41,32 @@ class RunStats:
                 "seconds": round(self.seconds, 3), "fps": round(self.fps, 2), "detector": self.detector}
 
 
-def sampled_frame_count(info: VideoInfo, sample_interval: int) -> int:
-    """How many frames a run with this interval processes."""
-    return (info.frame_count + sample_interval - 1) // sample_interval
+def sampled_frame_count(info: VideoInfo, sample_interval: int,
+                        frame_range: tuple[int, int | None] | None = None) -> int:
+    """How many frames a run with this interval processes (of `frame_range` [start, end) when given)."""
+    start, end = frame_range or (0, info.frame_count)
+    end = info.frame_count if end is None else min(end, info.frame_count)
+    return max(0, (end + sample_interval - 1) // sample_interval - (start + sample_interval - 1) // sample_interval)
 
 
 def run_detection(video_path: str | Path, params: DetectionParams, *, settings: Settings | None = None,
                   detector: Detector | None = None, info: VideoInfo | None = None,
                   on_progress: ProgressFn | None = None, stats: RunStats | None = None,
-                  ) -> Iterator[Detections]:
+                  frame_range: tuple[int, int | None] | None = None) -> Iterator[Detections]:
     """Yield each sampled frame's tracked detections, decoding on a background thread.
 
-    Pass `stats` to have it filled in as the run goes; pass `detector` to reuse a loaded model.
+    Pass `stats` to have it filled in as the run goes; pass `detector` to reuse a loaded model;
+    `frame_range` (start, end) runs one segment of the video only.
     """
     info = info or probe(video_path)
-    total = sampled_frame_count(info, params.sample_interval)
+    total = sampled_frame_count(info, params.sample_interval, frame_range)
     own = detector is None
     detector = detector or create_detector(params, settings)
     stats = stats if stats is not None else RunStats()
     stats.detector = detector.name
     started = time.perf_counter()
-    reader = FrameReader(video_path, sample_interval=params.sample_interval)
+    start, end = frame_range or (0, None)
+    reader = FrameReader(video_path, sample_interval=params.sample_interval, start=start, end=end)
     try:
         if on_progress:
             on_progress(0, total)

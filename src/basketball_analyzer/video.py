@@ -93,9 +93,14 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         container.close()
 
 
-def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: int | None = None
-                ) -> Iterator[Frame]:
-    """Decode frames in order on the calling thread, keeping every `sample_interval`-th frame."""
+def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: int | None = None,
+                start: int = 0, end: int | None = None) -> Iterator[Frame]:
+    """Decode frames in order on the calling thread, keeping every `sample_interval`-th frame.
+
+    With `start`/`end`, only frames `start <= index < end` (a segment): it seeks to the keyframe before
+    `start` and decodes forward, numbering frames by presentation time as `frames_at` does. Sampling stays
+    aligned to frame 0, so a segment keeps exactly the frames a whole run would.
+    """
     if sample_interval < 1:
         raise ValueError("sample_interval must be >= 1")
     path = Path(path)
@@ -103,19 +108,31 @@ def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: i
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        index = 0
+        rate = float(stream.average_rate or stream.guessed_rate or 30)
+        base = float(stream.time_base or 0) or None
+        first = stream.start_time or 0
+        ranged = start > 0 and base is not None
+        if ranged:
+            container.seek(int(first + start / rate / base), stream=stream, backward=True)
+        index, decoded = (-1 if ranged else 0), 0
         try:
             for frame in container.decode(stream):
+                if ranged:
+                    index = int(round((frame.pts - first) * base * rate)) if frame.pts is not None else index + 1
+                if end is not None and index >= end:
+                    break
                 if max_frames is not None and index >= max_frames:
                     break
-                if index % sample_interval == 0:
+                decoded += 1
+                if index >= start and index % sample_interval == 0:
                     yield Frame(index, frame.to_ndarray(format="bgr24"))
-                index += 1
+                if not ranged:
+                    index += 1
         except Exception as exc:
             if isinstance(exc, GeneratorExit):
                 raise
             raise VideoError(f"video is corrupt at frame {index}: {path} ({_short(exc)})") from None
-        if index == 0:
+        if decoded == 0:
             raise VideoError(f"video has no decodable frames: {path}")
     finally:
         container.close()
@@ -182,8 +199,9 @@ class FrameReader(Prefetcher):
     """
 
     def __init__(self, path: str | os.PathLike, sample_interval: int = 1, prefetch: int = 16,
-                 max_frames: int | None = None):
-        super().__init__(iter_frames(path, sample_interval, max_frames), depth=prefetch, name="frame-reader")
+                 max_frames: int | None = None, start: int = 0, end: int | None = None):
+        super().__init__(iter_frames(path, sample_interval, max_frames, start, end), depth=prefetch,
+                         name="frame-reader")
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20,

@@ -24,9 +24,22 @@ def s3_server(tmp_path_factory):
 
 
 @pytest.fixture
-def cloud_bucket(s3_server) -> str:
-    """A new, empty bucket on the test server."""
-    return s3_server.create_bucket(f"t-{uuid.uuid4().hex[:20]}")
+def cloud_bucket(s3_server):
+    """A new, empty bucket on the test server, emptied and deleted afterwards.
+
+    SeaweedFS gives every bucket its own volumes, and a session that leaves ~200 behind runs out of
+    writable volumes (uploads then fail with HTTP 500), so each test hands its bucket back.
+    """
+    name = s3_server.create_bucket(f"t-{uuid.uuid4().hex[:20]}")
+    yield name
+    client = s3_server.client()
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for obj in page.get("Contents", []):
+                client.delete_object(Bucket=name, Key=obj["Key"])
+        client.delete_bucket(Bucket=name)
+    except Exception:  # noqa: BLE001 - best effort: a test that broke the server reports that itself
+        pass
 
 
 @pytest.fixture

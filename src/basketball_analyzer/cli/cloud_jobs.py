@@ -44,8 +44,14 @@ def format_age(seconds: float) -> str:
 @click.option("--video-path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="The video file: alone, it is registered if new; with --video-id, it must be that "
                    "video's file.")
+@click.option("--segments", type=int, default=None,
+              help="Split the video into this many segments that workers run in parallel (1: one job). "
+                   "Default: one per 10 minutes of a video over 20 minutes.")
+@click.option("--segment-minutes", type=float, default=None,
+              help="Split the video into segments of about this many minutes (instead of --segments).")
 @params_options
-def cloud_submit(video_id: int | None, video_path: Path | None, sample_interval: int, confidence: float,
+def cloud_submit(video_id: int | None, video_path: Path | None, segments: int | None,
+                 segment_minutes: float | None, sample_interval: int, confidence: float,
                  detector: str | None, prompts: tuple[str, ...]) -> None:
     """Upload a video to the bucket and queue a detection job for cloud workers."""
     from ..cloud.submit import submit_job
@@ -56,15 +62,22 @@ def cloud_submit(video_id: int | None, video_path: Path | None, sample_interval:
     queue = _queue()
     with progress_bar("Uploading", unit="bytes") as update:
         manifest = submit_job(queue, video_id=video_id, video_path=video_path, params=params,
-                              on_upload=lambda done, total: update(done, total))
+                              on_upload=lambda done, total: update(done, total), segments=segments,
+                              segment_minutes=segment_minutes)
+    split = ""
+    if manifest.segmented:
+        how = "" if segments or segment_minutes else ", automatically: one per 10 minutes; --segments 1 for one"
+        split = f" in {len(manifest.segment_ids)} segments{how}"
     click.echo(f"Submitted job {manifest.job_id} for video {manifest.video_id} "
-               f"({manifest.frames_total} frames to process).")
+               f"({manifest.frames_total} frames to process{split}).")
     click.echo("Next: start a worker with `bball worker --cloud` and watch it with `bball cloud status`.")
 
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def cloud_status(as_json: bool) -> None:
+@click.option("--segments", "with_segments", is_flag=True,
+              help="Also list each segment of a segmented job: its frames, worker and progress.")
+def cloud_status(as_json: bool, with_segments: bool) -> None:
     """List the bucket's jobs: status, progress, worker and age."""
     from ..cloud.manifest import parse_time
 
@@ -72,8 +85,12 @@ def cloud_status(as_json: bool) -> None:
     views = queue.list_jobs()
     now = queue.storage.now()
     if as_json:
-        print_json([{"job_id": v.job_id, "problem": v.problem, "progress": v.progress,
-                     **({"manifest": v.manifest.to_dict()} if v.manifest else {})} for v in views])
+        def as_dict(v) -> dict:
+            return {"job_id": v.job_id, "status": v.status, "problem": v.problem, "progress": v.progress,
+                    **({"manifest": v.manifest.to_dict()} if v.manifest else {}),
+                    **({"segments": [as_dict(s) for s in v.segments]} if v.segments else {})}
+
+        print_json([as_dict(v) for v in views])
         return
     if not views:
         click.echo(f"No cloud jobs in bucket {queue.storage.bucket!r}. Submit one with: "
@@ -87,8 +104,18 @@ def cloud_status(as_json: bool) -> None:
             continue
         total = m.frames_total if m.frames_total is not None else "?"
         age = format_age(now - (parse_time(m.created_at) or now))
-        rows.append((m.job_id, m.video_id, m.status.value, f"{_frames_done(v)}/{total}",
-                     shown(m.worker_id, 40), age, shown(m.error, 70)))
+        worker = f"{len(v.segments)} segments" if m.segmented else shown(m.worker_id, 40)
+        rows.append((m.job_id, m.video_id, v.status, f"{_frames_done(v)}/{total}", worker, age,
+                     shown(m.error, 70)))
+        if with_segments:
+            for seg in v.segments:
+                sm = seg.manifest
+                if sm is None or sm.segment is None:
+                    continue
+                where = f"  {sm.segment['index'] + 1}/{sm.segment['count']} frames " \
+                        f"{sm.segment['start_frame']}-{sm.segment['end_frame']}"
+                rows.append((where, "", sm.status.value, f"{_frames_done(seg)}/{sm.frames_total}",
+                             shown(sm.worker_id, 40), f"try {sm.attempts}", shown(sm.error, 70)))
     columns = ["job", "video", "status", "progress", "worker", "age", "error"]
     print_table(f"Cloud jobs in {shown(queue.storage.bucket)}", columns, rows)
 

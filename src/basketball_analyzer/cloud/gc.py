@@ -1,8 +1,8 @@
 """Deleting jobs and collecting the bucket's garbage: `bball cloud delete` and `bball cloud gc`.
 
 What `gc` removes, each only when older than the given age (server clock):
-- every file of jobs that are cancelled, failed or imported (manifest last, so a cut half-way leaves a job
-  that still lists and is collected next time);
+- every file of jobs that are cancelled, failed or imported, their segments' included (manifest last, so a
+  cut half-way leaves a job that still lists and is collected next time);
 - orphans: objects under `jobs/<id>/` with no manifest (a submit killed after its upload), objects under
   `jobs/` that are no job's, and queue markers of jobs without a manifest;
 - multipart uploads that were begun and never completed (a submit killed mid-upload leaves its parts,
@@ -21,6 +21,7 @@ from ..exceptions import BballError, ManifestError, NotFound
 from .jobfiles import JOBS_PREFIX, MANIFEST_NAME, QUEUE_PREFIX, job_prefix
 from .manifest import CloudJobStatus, JobManifest, parse_time, validate_job_id
 from .queue import CloudQueue
+from .segments import delete_files
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def delete_job(queue: CloudQueue, job_id: str) -> int:
     job_id = validate_job_id(job_id)
     if not any(True for _ in queue.storage.list_objects(job_prefix(job_id), page_size=1)):
         raise NotFound(f"no cloud job {job_id} in bucket {queue.storage.bucket!r} (see `bball cloud status`)")
-    return queue.files.delete_job_files(job_id)
+    return delete_files(queue, job_id)
 
 
 def collect(queue: CloudQueue, *, older_than: float, dry_run: bool = False) -> GcReport:
@@ -87,9 +88,9 @@ def collect(queue: CloudQueue, *, older_than: float, dry_run: bool = False) -> G
         else:
             strays.append(obj)
     for job_id, objects in jobs.items():
-        item = _judge_job(queue, job_id, objects, now, older_than)
+        item = _judge_job(queue, job_id, objects, now, older_than, jobs)
         if item is not None:
-            _remove(report, item, lambda job_id=job_id: queue.files.delete_job_files(job_id))
+            _remove(report, item, lambda job_id=job_id: delete_files(queue, job_id))
     for obj in strays:
         if now - obj.last_modified >= older_than:
             _remove(report, GcItem("orphan", obj.key, obj.size, "not a job's file"),
@@ -113,8 +114,9 @@ def _is_job_id(text: str) -> bool:
         return False
 
 
-def _judge_job(queue: CloudQueue, job_id: str, objects: list, now: float, older_than: float) -> GcItem | None:
-    """The job as a gc item when it is collected, else None."""
+def _judge_job(queue: CloudQueue, job_id: str, objects: list, now: float, older_than: float,
+               jobs: dict[str, list]) -> GcItem | None:
+    """The job as a gc item when it is collected, else None (a segment goes with its job)."""
     size = sum(o.size for o in objects)
     newest = max(o.last_modified for o in objects)
     manifest_obj = next((o for o in objects if o.key.endswith("/" + MANIFEST_NAME)), None)
@@ -130,6 +132,10 @@ def _judge_job(queue: CloudQueue, job_id: str, objects: list, now: float, older_
     if found is None:
         return None
     manifest: JobManifest = found[0]
+    if manifest.parent_id is not None:
+        if manifest.parent_id in jobs or now - newest < older_than:
+            return None
+        return GcItem("orphan", job_prefix(job_id), size, "segment of a job that no longer exists")
     if manifest.status not in COLLECTED:
         return None
     changed = parse_time(manifest.updated_at or manifest.completed_at) or manifest_obj.last_modified

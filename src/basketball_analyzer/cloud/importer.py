@@ -97,7 +97,8 @@ def import_results_file(session: Session, *, video_id: int, results_path: str | 
                         cloud_job_id: str | None = None, job_id: int | None = None,
                         frame_count: int | None = None, results_key: str = "", frames_processed: int = 0,
                         expected_rows: int | None = None, video_sha256: str | None = None,
-                        video_size: int | None = None, limits: ImportLimits | None = None) -> ImportOutcome:
+                        video_size: int | None = None, limits: ImportLimits | None = None,
+                        ledger_sha256: str | None = None) -> ImportOutcome:
     """Store a verified results file as the video's detections (and, for a cloud job, its ledger row).
 
     Runs in the caller's transaction and does not commit. A cloud job already imported with the same
@@ -107,6 +108,7 @@ def import_results_file(session: Session, *, video_id: int, results_path: str | 
     run looked at frames and saw nobody (a local run's file was written by this machine, so its own count
     stands in for a manifest's). `frame_count` defaults to the video's. Every refusal raises before the first
     row is written, except a bad row deep in the file, whose error the caller's rollback undoes.
+    `ledger_sha256` is what the ledger records instead of the file's sha256 (a joined file's own changes).
     """
     started = time.perf_counter()
     label = f"cloud job {cloud_job_id}" if cloud_job_id else f"job {job_id}" if job_id is not None else "run"
@@ -132,6 +134,7 @@ def import_results_file(session: Session, *, video_id: int, results_path: str | 
     batches = read_results(results_path, expected_sha256=None, frame_count=frame_count,
                            max_rows_per_frame=limits.max_rows_per_frame)
     stored = replace_detections(session, video_id, batches, job_id=job_id, cloud_job_id=cloud_job_id)
+    expected_sha256 = ledger_sha256 or expected_sha256  # a segmented job: the identity of its segments' files
     if cloud_job_id is None:
         return ImportOutcome(f"local-{job_id}", video_id, stored, already_imported=False,
                              seconds=time.perf_counter() - started)
@@ -203,10 +206,10 @@ def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = Fals
     """
     from ..db import transaction
     from .manifest import CloudJobStatus
-    from .queue import CloudQueue
-
     from .jobfiles import manifest_key
     from .manifest import validate_job_id
+    from .queue import CloudQueue
+    from .segments import delete_files
 
     queue = CloudQueue(storage)
     limits = limits or ImportLimits.from_settings()
@@ -217,6 +220,8 @@ def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = Fals
     manifest, _ = queue.get(job_id)
     job_id = manifest.job_id
     label = f"cloud job {job_id}"
+    if manifest.parent_id is not None:  # alone it would replace the video's detections with one part of it
+        raise JobError(f"job {job_id} is a segment of job {manifest.parent_id}; import that job")
     with transaction(db_url) as s:
         entry = find_import(s, job_id)
         done = entry is not None and entry.results_sha256 == manifest.results_sha256
@@ -229,7 +234,7 @@ def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = Fals
         if manifest.status not in (CloudJobStatus.completed, CloudJobStatus.imported):
             raise JobError(f"job {job_id} is {manifest.status.value}; only completed jobs can be imported "
                            "(see `bball cloud status`)")
-        if not manifest.results_key or not manifest.results_sha256:
+        if not (manifest.results_key or manifest.segmented or manifest.parts) or not manifest.results_sha256:
             raise JobError(f"job {job_id} is {manifest.status.value} but names no results file")
         outcome = _download_and_import(queue, db_url, manifest, limits)
         log.info("job %s: imported %d detections of video %d", job_id, outcome.rows, outcome.video_id)
@@ -237,7 +242,7 @@ def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = Fals
     if manifest.status is not CloudJobStatus.imported:
         _mark_imported(queue, job_id)
     if cleanup:
-        queue.files.delete_job_files(job_id)
+        delete_files(queue, job_id)
         outcome.cleaned_up = True
     return outcome
 
@@ -248,6 +253,8 @@ def _download_and_import(queue, db_url: str | None, manifest, limits: ImportLimi
     from .manifest import CloudJobStatus
 
     job_id = manifest.job_id
+    if manifest.segmented or manifest.parts:
+        return _join_and_import(queue, db_url, manifest, limits)
     key = own_key(job_id, manifest.results_key)
     size = queue.storage.object_size(key)
     if size is not None and size > limits.max_bytes:  # refused before the download, not after
@@ -268,6 +275,21 @@ def _download_and_import(queue, db_url: str | None, manifest, limits: ImportLimi
                 expected_sha256=manifest.results_sha256, results_key=key,
                 frames_processed=manifest.frames_processed, expected_rows=manifest.results_rows,
                 video_sha256=manifest.video_sha256, video_size=manifest.video_size, limits=limits)
+
+
+def _join_and_import(queue, db_url: str | None, manifest, limits: ImportLimits) -> ImportOutcome:
+    """Join a job's segments and parts into one file (ids carried across) and import that."""
+    from ..db import transaction
+    from .joining import join_segments
+
+    with tempfile.TemporaryDirectory(prefix="bball-import-") as tmp:
+        joined = join_segments(queue, manifest, Path(tmp) / "results.parquet")
+        with transaction(db_url) as s:
+            return import_results_file(
+                s, cloud_job_id=manifest.job_id, video_id=manifest.video_id, results_path=joined.path,
+                expected_sha256=joined.sha256, results_key="", frames_processed=manifest.frames_processed,
+                expected_rows=joined.rows, video_sha256=manifest.video_sha256, video_size=manifest.video_size,
+                limits=limits, ledger_sha256=manifest.results_sha256)
 
 
 def _mark_imported(queue, job_id: str) -> None:

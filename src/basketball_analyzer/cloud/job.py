@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Iterator
 from ..exceptions import BballError, ConditionFailed, LeaseLost, ManifestError, StorageUnavailable
 from ..lifecycle import JobHandle, ResultsFile
 from .jobfiles import lease_key, video_suffix
-from .manifest import CloudJobStatus, JobManifest, utcnow_iso
+from .manifest import SCHEMA_VERSION, CloudJobStatus, JobManifest, utcnow_iso
+from .segments import RESUME_OVERLAP_FRAMES, combined_sha256, settle_quietly
 
 if TYPE_CHECKING:
     from .queue import CloudQueue
@@ -43,12 +44,27 @@ class CloudJob(JobHandle):
         self.job_id = self.results_job_id = manifest.job_id
         self.video_id, self.attempt = manifest.video_id, manifest.attempts
         self.video_name = manifest.parameters.get("video_name")
+        self._plan_frames(manifest, queue.part_frames)
         self.worker_id = manifest.worker_id or ""
         self.fence_after = queue.lease_seconds * queue.fence_fraction
         self.heartbeat_interval = queue.heartbeat_interval
         self.last_heartbeat_ok = claimed_at  # monotonic time the last successful lease write was sent
         self.lost: LeaseLost | None = None
         self._progress_frames, self._progress_at = -1, 0.0
+
+    def _plan_frames(self, manifest: JobManifest, part_frames: int) -> None:
+        """What to decode: the segment (or video) from its start, or from just before the last part."""
+        self.part_frames = part_frames
+        seg = manifest.segment
+        self.owned_from = seg["start_frame"] if seg else 0
+        back = seg["overlap_frames"] if seg else 0
+        resume = manifest.resume_from
+        if resume is not None:  # a takeover: redo at most one part, tracking again from a little before it
+            interval = int(manifest.parameters.get("sample_interval") or 1)
+            self.owned_from, back = resume, max(RESUME_OVERLAP_FRAMES, 2 * interval)
+        end = seg["end_frame"] if seg else None
+        self.frame_range = None if (seg, resume) == (None, None) else (max(0, self.owned_from - back), end)
+        self._parts_this_claim = 0
 
     def __repr__(self) -> str:
         return f"CloudJob({self.job_id}, worker={self.worker_id!r}, attempt={self.attempt})"
@@ -167,8 +183,39 @@ class CloudJob(JobHandle):
 
     # -- ending the claim -----------------------------------------------------------------------------
 
+    def save_part(self, results: ResultsFile) -> None:
+        """Upload one part of the results under our token, then list it in the manifest (conditional write)."""
+        parts = list(self.manifest.parts or [])
+        key = self._patiently(self._upload, results.path, len(parts))
+        start, end = results.frames or (self.owned_from, self.owned_from)
+        decoded_from = self.frame_range[0] if self.frame_range else 0
+        parts.append({"key": key, "sha256": results.sha256, "rows": results.rows, "start_frame": start,
+                      "end_frame": end, "token": self.token,
+                      "overlap_frames": start - decoded_from if self._parts_this_claim == 0 else 0})
+        try:
+            self._change(S.processing, patient=True, parts=parts, schema_version=SCHEMA_VERSION)
+        except LeaseLost:
+            _quietly(self.queue.storage.delete, key)
+            raise
+        self._parts_this_claim += 1
+        log.info("job %s: part %d saved (frames %d-%d, %d rows)", self.job_id, len(parts), start, end, results.rows)
+
     def complete(self, results: ResultsFile) -> None:
-        """Upload the results under our token, then mark the job completed naming them."""
+        """Upload the results under our token, then mark the job completed naming them.
+
+        A job with parts (saved by this claim or an earlier one) stores this last piece as one more part.
+        """
+        if self.manifest.parts:
+            self.save_part(results)
+            parts = self.manifest.parts
+            self._change(S.completed, patient=True, completed_at=utcnow_iso(self.queue.storage.now()),
+                         lease_expires_at=None, results_key=None, results_sha256=combined_sha256(
+                             p["sha256"] for p in parts), results_rows=sum(p["rows"] for p in parts),
+                         frames_processed=results.frames_processed, frames_total=results.frames_total)
+            with self.lock:
+                _quietly(self.files.drop_markers, self.job_id)
+            settle_quietly(self.queue, self.manifest.parent_id)
+            return
         key = self._patiently(self._upload, results.path)
         try:
             self._change(S.completed, patient=True, completed_at=utcnow_iso(self.queue.storage.now()),
@@ -181,17 +228,19 @@ class CloudJob(JobHandle):
             raise
         with self.lock:
             _quietly(self.files.drop_markers, self.job_id)
+        settle_quietly(self.queue, self.manifest.parent_id)
 
-    def _upload(self, path: Path) -> str:
+    def _upload(self, path: Path, part: int | None = None) -> str:
         self.check()
         self.verify()
-        return self.files.upload_results(self.job_id, path, self.token)
+        return self.files.upload_results(self.job_id, path, self.token, part=part)
 
     def fail(self, message: str, frames_processed: int = 0) -> None:
         """Mark the job failed with `message`; `LeaseLost` if it is no longer ours."""
         self._change(S.failed, error=message[:2000], lease_expires_at=None,
                      completed_at=utcnow_iso(self.queue.storage.now()), frames_processed=frames_processed)
         _quietly(self.files.drop_markers, self.job_id)
+        settle_quietly(self.queue, self.manifest.parent_id)
 
     def release(self) -> None:
         """Hand the job back to the queue (worker stopping); the attempt does not count."""

@@ -6,6 +6,7 @@ Key layout (job ids are validated before they go into a key):
     jobs/<job_id>/progress.json            frames done / total, written by the worker holding the job
     jobs/<job_id>/results.<token>.parquet  results of one claim (its random claim token; the manifest names
                                            the winning file, and no two claims ever share a key)
+    jobs/<job_id>/results.<token>.partNNNNN.parquet  results uploaded in parts (the manifest lists them)
     queue/lease/<job_id>                   exists while a worker holds the job; rewritten by every heartbeat
     queue/pending/<job_id>                 exists while the job waits for a worker
 `queue/lease/` sorts before `queue/pending/`, so one LIST of `queue/` shows a worker every lease and the
@@ -61,6 +62,11 @@ def results_key(job_id: str, token: str) -> str:
     if not isinstance(token, str) or not _TOKEN.match(token):
         raise StorageError(f"job {job_id}: invalid claim token {str(token)[:20]!r}")
     return job_prefix(job_id) + f"results.{token}.parquet"
+
+
+def part_key(job_id: str, token: str, index: int) -> str:
+    """Key of one part of a claim's results (resume after a takeover): claim token and part number."""
+    return results_key(job_id, token).replace(".parquet", f".part{int(index):05d}.parquet")
 
 
 def progress_key(job_id: str) -> str:
@@ -183,9 +189,9 @@ class JobFiles:
         return self.storage.download_file(key, Path(dest), on_progress=on_progress)
 
     def upload_results(self, job_id: str, path: str | os.PathLike, token: str,
-                       on_progress: BytesFn | None = None) -> str:
-        """Upload the results file of the claim with `token`; returns its key."""
-        key = results_key(job_id, token)
+                       on_progress: BytesFn | None = None, part: int | None = None) -> str:
+        """Upload the results file (or its part number `part`) of the claim with `token`; returns its key."""
+        key = results_key(job_id, token) if part is None else part_key(job_id, token, part)
         self.storage.upload_file(Path(path), key, what=f"upload results of job {job_id}",
                                  on_progress=on_progress, content_type="application/vnd.apache.parquet")
         return key

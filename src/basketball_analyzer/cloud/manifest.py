@@ -17,7 +17,10 @@ from typing import Any
 from ..exceptions import JobError, ManifestError, ManifestTooNew
 from ..lifecycle import JobStatus
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The newest manifest schema this bball reads. Version 2 adds segments; a job without segments is still
+written as version 1, so workers from before segments keep running it."""
+PLAIN_SCHEMA_VERSION = 1
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _JOB_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -39,6 +42,10 @@ TRANSITIONS: dict[CloudJobStatus, frozenset[CloudJobStatus]] = {
     S.failed: frozenset({S.pending, S.cancelled}),
     S.imported: frozenset({S.imported}),
     S.cancelled: frozenset({S.pending}),
+}
+# A segmented job is pending until its segments settle it (`cloud.segments.settle`): it is never claimed.
+SEGMENTED_TRANSITIONS: dict[CloudJobStatus, frozenset[CloudJobStatus]] = {
+    S.pending: frozenset({S.completed, S.failed}),
 }
 ACTIVE = frozenset({S.pending, S.processing})
 RETRYABLE = frozenset({S.completed, S.failed, S.cancelled})
@@ -112,7 +119,17 @@ class JobManifest:
     video_size: int | None = None
     # A fresh random token per claim: it names the claim's results file and proves who holds the job.
     claim_token: str | None = None
-    schema_version: int = SCHEMA_VERSION
+    # Segments (schema 2). A segmented job names its segments' job ids and is never claimed itself; each
+    # segment is a job of its own (claimed, leased and fenced as any job) that names its parent and the
+    # frames it owns: {"index", "count", "start_frame", "end_frame", "overlap_frames"}.
+    segment_ids: list[str] | None = None
+    parent_id: str | None = None
+    segment: dict[str, int] | None = None
+    # Results uploaded so far in parts (schema 2), in frame order: {"key", "sha256", "rows", "start_frame",
+    # "end_frame", "overlap_frames", "token"}. A takeover resumes after the last one; a completed job with
+    # parts has no results_key, and import joins its parts.
+    parts: list[dict[str, Any]] | None = None
+    schema_version: int = PLAIN_SCHEMA_VERSION
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "job_id", validate_job_id(self.job_id))
@@ -134,12 +151,49 @@ class JobManifest:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ManifestError(f"job {self.job_id}: {name} must be a non-negative integer")
+        self._check_segments()
         for name in ("created_at", "started_at", "completed_at", "updated_at", "lease_expires_at"):
             value = getattr(self, name)
             try:
                 parse_time(value)
             except (TypeError, ValueError, AttributeError):
                 raise ManifestError(f"job {self.job_id}: {name} is not an ISO-8601 time") from None
+
+    def _check_segments(self) -> None:
+        if self.segment_ids is not None:
+            if not isinstance(self.segment_ids, list) or not self.segment_ids:
+                raise ManifestError(f"job {self.job_id}: segment_ids must be a non-empty list")
+            object.__setattr__(self, "segment_ids", [validate_job_id(i) for i in self.segment_ids])
+        if self.parts is not None and (not isinstance(self.parts, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("key"), str) and isinstance(p.get("end_frame"), int)
+                for p in self.parts)):
+            raise ManifestError(f"job {self.job_id}: parts must be a list of objects with a key and end_frame")
+        if self.parent_id is not None:
+            object.__setattr__(self, "parent_id", validate_job_id(self.parent_id))
+            seg = self.segment
+            keys = ("index", "count", "start_frame", "end_frame", "overlap_frames")
+            if not isinstance(seg, dict) or any(isinstance(seg.get(k), bool) or not isinstance(seg.get(k), int)
+                                                or seg[k] < 0 for k in keys) \
+                    or not seg["start_frame"] < seg["end_frame"] or not seg["index"] < seg["count"]:
+                raise ManifestError(f"job {self.job_id}: segment must hold non-negative integers "
+                                    + ", ".join(keys) + " with start_frame < end_frame")
+
+    @property
+    def resume_from(self) -> int | None:
+        """The first frame no uploaded part covers (None: no parts yet)."""
+        return int(self.parts[-1]["end_frame"]) if self.parts else None
+
+    @property
+    def segmented(self) -> bool:
+        """True for a job split into segments (the segments are claimed, never the job itself)."""
+        return bool(self.segment_ids)
+
+    @property
+    def frame_range(self) -> tuple[int, int] | None:
+        """Video frames a segment decodes: its own, plus the overlap into the previous segment."""
+        if self.segment is None:
+            return None
+        return max(0, self.segment["start_frame"] - self.segment["overlap_frames"]), self.segment["end_frame"]
 
     @property
     def video_key(self) -> str | None:
@@ -163,7 +217,9 @@ class JobManifest:
     def transition(self, status: CloudJobStatus | str, **changes: Any) -> "JobManifest":
         """A copy in `status` with `changes` applied; `JobError` if the state machine forbids the move."""
         status = CloudJobStatus(status)
-        if status not in TRANSITIONS[self.status]:
+        allowed = TRANSITIONS[self.status] | (SEGMENTED_TRANSITIONS.get(self.status, frozenset())
+                                              if self.segmented else frozenset())
+        if status not in allowed:
             raise JobError(f"job {self.job_id} is {self.status.value}; it cannot become {status.value}")
         return replace(self, status=status, **changes)
 

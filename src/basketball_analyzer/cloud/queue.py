@@ -28,7 +28,8 @@ from ..exceptions import (BballError, ConditionFailed, JobError, LeaseLost, Mani
 from ..lifecycle import JobQueue
 from .job import FENCE_FRACTION, CloudJob
 from .jobfiles import LEASE_PREFIX, PENDING_PREFIX, JobFiles, manifest_key
-from .manifest import (ACTIVE, RETRYABLE, CloudJobStatus, JobManifest, new_claim_token, new_job_id,
+from . import segments
+from .manifest import (ACTIVE, RETRYABLE, SCHEMA_VERSION, CloudJobStatus, JobManifest, new_claim_token, new_job_id,
                        utcnow_iso, validate_job_id)
 from .storage import BytesFn, CloudStorage
 
@@ -46,12 +47,25 @@ class JobView:
     manifest: JobManifest | None
     problem: str | None = None
     progress: dict | None = None
+    segments: list["JobView"] = field(default_factory=list)  # of a segmented job, in order
+
+    @property
+    def status(self) -> str:
+        """The status shown: a pending segmented job is `processing` while any of its segments is."""
+        if self.manifest is None:
+            return "invalid"
+        if self.manifest.status is S.pending and any(v.manifest and v.manifest.status is not S.pending
+                                                     for v in self.segments):
+            return S.processing.value
+        return self.manifest.status.value
 
     @property
     def frames_done(self) -> int:
-        """Frames processed so far (live progress while processing)."""
+        """Frames processed so far (live progress while processing; summed over segments)."""
         if self.manifest is None:
             return 0
+        if self.segments and self.manifest.status is S.pending:
+            return sum(v.frames_done for v in self.segments)
         if self.progress and self.manifest.status is S.processing:
             return int(self.progress.get("frames_processed") or 0)
         return self.manifest.frames_processed
@@ -84,14 +98,17 @@ class CloudQueue(JobQueue):
         self.progress_every = 50
         self.min_write_interval = 1.0  # R2 takes about one write per second to the same key
         self.fence_fraction = FENCE_FRACTION
+        self.part_frames = 0  # results in parts of this many frames (CLOUD_PART_FRAMES); 0: one file
         self._seen: dict[str, str] = {}  # job id -> ETag of a manifest reconcile need not read again
         self._too_new: set[str] = set()  # jobs of a newer schema: left for newer workers
 
     @classmethod
     def from_settings(cls, settings, storage: CloudStorage | None = None) -> "CloudQueue":
         """Queue on the configured bucket with the configured lease and attempt limits."""
-        return cls(storage or CloudStorage.from_settings(settings),
-                   lease_seconds=settings.cloud_lease_seconds, max_attempts=settings.cloud_max_attempts)
+        queue = cls(storage or CloudStorage.from_settings(settings),
+                    lease_seconds=settings.cloud_lease_seconds, max_attempts=settings.cloud_max_attempts)
+        queue.part_frames = settings.cloud_part_frames
+        return queue
 
     def check(self) -> None:
         """Reach the bucket before the first claim, so wrong credentials fail at once with `StorageError`."""
@@ -149,10 +166,13 @@ class CloudQueue(JobQueue):
 
     def submit(self, video_id: int, video_path: str | os.PathLike, params, *, frames_total: int | None = None,
                on_upload: BytesFn | None = None, video_sha256: str | None = None,
-               video_size: int | None = None) -> JobManifest:
+               video_size: int | None = None, plan: "segments.SegmentPlan | None" = None,
+               frames_of: Callable[[int, int], int] | None = None) -> JobManifest:
         """Upload a video and queue a pending job for it; returns the manifest. Nothing is left on failure.
 
         `video_sha256`/`video_size` record which file this is, so import can refuse results for another.
+        A `plan` of more than one segment queues one job per segment under a segmented job
+        (`frames_of(start, end)` counts the sampled frames of a segment).
         """
         job_id = new_job_id(self.storage.now())
         path = Path(video_path)
@@ -162,12 +182,21 @@ class CloudQueue(JobQueue):
                                parameters={**params.to_dict(), "video_key": video_key,
                                            "video_name": path.name},
                                frames_total=frames_total, video_sha256=video_sha256, video_size=video_size)
+        parts: list[JobManifest] = []
+        if plan is not None and plan.count > 1:
+            parts = segments.segment_manifests(manifest, plan, self.storage.now(), frames_of)
+            manifest = replace(manifest, segment_ids=[p.job_id for p in parts], schema_version=SCHEMA_VERSION)
         try:
+            # The job before its segments, markers last: a worker that sees a marker can always read the
+            # manifests and the video. A cut before a marker leaves a pending job without one: `reconcile`.
             self.write(manifest, None)
-            # The marker goes last: a worker that sees it can always read the manifest and the video.
-            # A cut right here leaves a pending job without a marker, which `reconcile` repairs.
-            self.files.mark_pending(job_id)
+            for part in parts:
+                self.write(part, None)
+            for part in parts or [manifest]:
+                self.files.mark_pending(part.job_id)
         except BaseException:
+            for part in parts:
+                _quietly(self.files.delete_job_files, part.job_id)
             _quietly(self.files.delete_job_files, job_id)
             raise
         log.info("submitted job %s (video %s, %s)", job_id, video_id, video_key)
@@ -221,7 +250,7 @@ class CloudQueue(JobQueue):
             return None
         manifest, etag = found
         now = self.storage.now()
-        if manifest.status not in ACTIVE:
+        if manifest.status not in ACTIVE or manifest.segmented:  # a segmented job's segments are claimed
             _quietly(self.files.drop_markers, job_id)
             return None
         if manifest.status is S.processing:
@@ -256,6 +285,7 @@ class CloudQueue(JobQueue):
             return
         _quietly(self.files.drop_markers, manifest.job_id)
         log.warning("job %s failed: %s", manifest.job_id, reason)
+        segments.settle_quietly(self, manifest.parent_id)
 
     # -- reconciliation -------------------------------------------------------------------------------
 
@@ -289,7 +319,13 @@ class CloudQueue(JobQueue):
             if found is None:
                 continue
             manifest, etag = found
-            if manifest.status is S.pending:
+            if manifest.segmented:
+                # Never claimed: settle it from its segments (a cut between a segment's end and the settle).
+                if manifest.status in ACTIVE:
+                    segments.settle_quietly(self, job_id)
+                else:
+                    self._seen[job_id] = etag
+            elif manifest.status is S.pending:
                 self.files.mark_pending(job_id)
                 done.restored.append(job_id)
                 log.warning("job %s was pending without a queue marker; marker restored", job_id)
@@ -307,13 +343,17 @@ class CloudQueue(JobQueue):
     # -- user operations ------------------------------------------------------------------------------
 
     def cancel(self, job_id: str) -> JobManifest:
-        """Cancel a pending, processing, completed or failed job; a worker running it drops its results."""
-        def change(m: JobManifest) -> JobManifest:
+        """Cancel a pending, processing, completed or failed job (all its segments); a worker running it
+        drops its results. Cancelling a cancelled segmented job again finishes cancelling its segments."""
+        def change(m: JobManifest) -> JobManifest | None:
+            if m.segmented and m.status is S.cancelled:
+                return None
             return m.transition(S.cancelled, lease_expires_at=None,
                                 completed_at=utcnow_iso(self.storage.now()))
 
         manifest = self.update(job_id, change)
         _quietly(self.files.drop_markers, manifest.job_id)
+        segments.cancel(self, manifest)
         return manifest
 
     def retry(self, job_id: str) -> JobManifest:
@@ -335,9 +375,13 @@ class CloudQueue(JobQueue):
                                "pending jobs can be retried")
             return m.transition(S.pending, attempts=0, error=None, worker_id=None, lease_expires_at=None,
                                 started_at=None, completed_at=None, frames_processed=0, claim_token=None,
-                                results_key=None, results_sha256=None, results_rows=None)
+                                results_key=None, results_sha256=None, results_rows=None, parts=None)
 
+        everything = manifest.status is S.completed
         manifest = self.update(job_id, change)
+        if manifest.segmented:
+            segments.retry(self, manifest, everything)  # a failed or cancelled job keeps completed segments
+            return segments.settle(self, manifest.job_id)
         self.files.mark_pending(manifest.job_id)
         return manifest
 
@@ -346,7 +390,10 @@ class CloudQueue(JobQueue):
         return self.update(job_id, lambda m: None if m.status is S.imported else m.transition(S.imported))
 
     def list_jobs(self, with_progress: bool = True, threads: int = 8) -> list[JobView]:
-        """Every job in the bucket, oldest first; unreadable manifests are reported, not raised."""
+        """Every job in the bucket, oldest first; unreadable manifests are reported, not raised.
+
+        Segments are listed under their job (`JobView.segments`), not as jobs of their own.
+        """
         ids = self.files.list_job_ids()
 
         def load(job_id: str) -> JobView:
@@ -364,7 +411,12 @@ class CloudQueue(JobQueue):
         if not ids:
             return []
         with ThreadPoolExecutor(max_workers=min(threads, len(ids))) as pool:
-            return list(pool.map(load, ids))
+            views = list(pool.map(load, ids))
+        by_id = {v.job_id: v for v in views}
+        for v in views:
+            if v.manifest is not None and v.manifest.segmented:
+                v.segments = [by_id[i] for i in v.manifest.segment_ids or [] if i in by_id]
+        return [v for v in views if v.manifest is None or v.manifest.parent_id not in by_id]
 
 
 def _quietly(fn: Callable, *args) -> None:

@@ -8,32 +8,42 @@ from pathlib import Path
 from ..exceptions import VideoError, WrongVideo
 from .manifest import JobManifest
 from .queue import CloudQueue
+from .segments import OVERLAP_SECONDS
 from .storage import BytesFn
 
 
 def submit_job(queue: CloudQueue, *, params, video_id: int | None = None,
                video_path: str | os.PathLike | None = None, database_url: str | None = None,
-               on_upload: BytesFn | None = None, on_hash: BytesFn | None = None) -> JobManifest:
+               on_upload: BytesFn | None = None, on_hash: BytesFn | None = None,
+               segments: int | None = None, segment_minutes: float | None = None,
+               overlap_seconds: float = OVERLAP_SECONDS) -> JobManifest:
     """Check the bucket, hash and probe the video, upload it and queue a pending job.
 
     Give `video_id` (the registered file is uploaded), `video_path` (registered first if it is new), or
     both, in which case the file must be the one registered under that id (`WrongVideo` otherwise): the
     manifest records the file's sha256 and size, and import refuses results for any other file.
     Everything is checked before the first byte is uploaded, the bucket's existence included.
+    `segments`/`segment_minutes` split a long video (`cloud.segments.plan_segments`; by default one
+    segment per 10 minutes of a video over 20 minutes); bad values raise `SegmentError` before any upload.
     """
     from ..pipeline import sampled_frame_count
     from ..video import probe
+    from .segments import check_options, plan_segments
 
     if video_id is None and video_path is None:
         raise VideoError("give a video id or a video file to submit")
+    check_options(segments, segment_minutes)  # before anything is hashed, registered or uploaded
     # First, and cheap (one HEAD): a missing bucket fails before a file is hashed, registered or uploaded
     # (R2 never creates a bucket on write).
     queue.storage.check()
     video_id, path, sha256, size = _identify(video_id, video_path, database_url, on_hash)
     info = probe(path)
     frames_total = sampled_frame_count(info, params.sample_interval)
+    plan = plan_segments(info.frame_count, info.fps, segments=segments, segment_minutes=segment_minutes,
+                         sample_interval=params.sample_interval, overlap_seconds=overlap_seconds)
     return queue.submit(video_id, path, params, frames_total=frames_total, on_upload=on_upload,
-                        video_sha256=sha256, video_size=size)
+                        video_sha256=sha256, video_size=size, plan=plan,
+                        frames_of=lambda a, b: sampled_frame_count(info, params.sample_interval, (a, b)))
 
 
 def _identify(video_id: int | None, video_path, database_url: str | None,

@@ -181,7 +181,7 @@ class Worker:
         job.check()
         self.stop.check()
         info = probe(video)
-        total = sampled_frame_count(info, params.sample_interval)
+        total = sampled_frame_count(info, params.sample_interval, job.frame_range)
         detector = self.detectors.get(params)
         started = logged = time.monotonic()
 
@@ -196,14 +196,36 @@ class Worker:
                 log_event(log, "job.progress", job_id=job.job_id, frames_done=done, frames_total=frames_total,
                           fps=done / max(now - started, 1e-9))
 
-        path = scratch / "results.parquet"
-        with ResultsWriter(path, job_id=job.results_job_id, video_id=job.video_id, detector=detector.name) as w:
+        interval = params.sample_interval
+        start, end = job.frame_range or (0, None)
+        end = info.frame_count if end is None else min(end, info.frame_count)
+        index = -(-start // interval) * interval - interval  # the video frame of the last box batch
+        piece_from = job.owned_from  # results in parts (resume): the first frame of the part being written
+
+        def writer(name: str) -> ResultsWriter:
+            return ResultsWriter(scratch / name, job_id=job.results_job_id, video_id=job.video_id,
+                                 detector=detector.name)
+
+        w = writer("results.parquet")
+        try:
             for det in run_detection(video, params, settings=self.settings, info=info, on_progress=on_progress,
-                                     stats=stats, detector=detector):
+                                     stats=stats, detector=detector, frame_range=job.frame_range):
+                index += interval
+                if job.part_frames and index >= piece_from + job.part_frames:
+                    w.close()
+                    job.save_part(ResultsFile(w.path, w.sha256 or "", w.rows, stats.frames, total,
+                                              (piece_from, index)))
+                    w.path.unlink()
+                    piece_from = index
+                    w = writer(f"results.{index}.parquet")
                 w.write(det)
+            w.close()
+        except BaseException:
+            w.abort()
+            raise
         job.check()
         self.stop.check()
-        return ResultsFile(path, w.sha256 or "", w.rows, stats.frames, max(total, stats.frames))
+        return ResultsFile(w.path, w.sha256 or "", w.rows, stats.frames, max(total, stats.frames), (piece_from, end))
 
     def _fail(self, job: JobHandle, message: str, scratch: str | None, frames: int) -> str:
         try:

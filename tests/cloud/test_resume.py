@@ -1,0 +1,95 @@
+"""Resume: a worker uploads its results in parts; a takeover after SIGKILL resumes after the last part."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from test_lease import wait_for
+
+from basketball_analyzer.cloud import importer, job as job_module
+from basketball_analyzer.cloud.manifest import CloudJobStatus
+from basketball_analyzer.cloud.submit import submit_job
+from basketball_analyzer.config import Settings
+from basketball_analyzer.db import transaction
+from basketball_analyzer.db.detections import load_detections
+from basketball_analyzer.detection.stitching import box_iou
+from basketball_analyzer.sample import make_sample_clip
+from basketball_analyzer.worker.cloud import CloudWorker
+
+S = CloudJobStatus
+PART = 20  # frames per part
+
+
+@pytest.fixture(scope="module")
+def game(tmp_path_factory):
+    path = tmp_path_factory.mktemp("resume") / "game.mp4"
+    return path, make_sample_clip(path, frames=90, players=3)
+
+
+def params():
+    from cloudutil import hog_params
+
+    return hog_params()
+
+
+def ids_at(joined, truth, frame):
+    """Track id of each ground-truth player's best box on `frame`."""
+    got = joined[joined.frame_number == frame]
+    out = []
+    for player in np.unique(truth.tracker_id):
+        gt = truth[(truth.frame_number == frame) & (truth.tracker_id == player)]
+        out.append(int(got.tracker_id[int(np.argmax(box_iou(gt.xyxy, got.xyxy)[0]))]))
+    return out
+
+
+def test_sigkilled_worker_is_resumed_after_its_last_part(queue, game, db_url, monkeypatch):
+    path, truth = game
+    monkeypatch.setenv("CLOUD_PART_FRAMES", str(PART))
+    job = submit_job(queue, video_path=path, params=params(), segments=1)
+    proc = subprocess.Popen([sys.executable, "-m", "basketball_analyzer.worker", "--cloud", "--once"],
+                            env={**os.environ, "WORKER_ID": "preempted"}, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(queue.get(job.job_id)[0].parts or []) >= 2, 120, "two parts uploaded")
+        proc.send_signal(signal.SIGKILL)  # a spot machine taken away
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    before = queue.get(job.job_id)[0]
+    assert before.status is S.processing and before.worker_id == "preempted"
+    kept = before.parts
+    resume = kept[-1]["end_frame"]
+    assert resume < 90 and all(p["token"] == before.claim_token for p in kept)
+
+    monkeypatch.setattr(job_module, "RESUME_OVERLAP_FRAMES", 10)
+    takeover = CloudWorker(Settings(), worker_id="takeover")
+    wait_for(lambda: takeover.process_next(), 30, "the lease to expire and the takeover to run")
+    after = queue.get(job.job_id)[0]
+    assert after.status is S.completed and after.worker_id == "takeover" and after.results_key is None
+    assert after.parts[:len(kept)] == kept  # the preempted worker's parts are kept as they were
+    new = after.parts[len(kept):]
+    assert new[0]["start_frame"] == resume and new[0]["overlap_frames"] == 10
+    assert [p["end_frame"] for p in after.parts] == [*range(PART, 90, PART), 90]
+    assert after.frames_processed == 90 - (resume - 10)  # the takeover decoded from just before the part
+
+    importer.import_job(queue.storage, db_url, job.job_id)
+    with transaction(db_url) as s:
+        joined = load_detections(s, job.video_id)
+    assert np.bincount(joined.frame_number).max() == 3  # the overlap is not stored twice
+    assert len(joined.track_ids()) == 3
+    assert ids_at(joined, truth, resume - 1) == ids_at(joined, truth, resume)  # ids carried over the resume
+    assert ids_at(joined, truth, PART - 1) == ids_at(joined, truth, PART)  # and between parts of one run
+
+
+def test_a_short_job_still_completes_with_one_results_file(queue, cloud_settings, game):
+    path, _ = game
+    job = submit_job(queue, video_path=path, params=params())
+    assert CloudWorker(cloud_settings, worker_id="w").work(burst=True) == 1  # CLOUD_PART_FRAMES 3000 > 90
+    m = queue.get(job.job_id)[0]
+    assert m.status is S.completed and m.parts is None and m.results_key and m.schema_version == 1
