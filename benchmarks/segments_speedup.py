@@ -1,0 +1,155 @@
+"""Time to result of one game against the number of workers (1, 2, 4, 8), split into as many segments.
+
+    uv run python benchmarks/segments_speedup.py [--frames 6000] [--frame-ms 5] [--workers 1,2,4,8]
+
+A local SeaweedFS stands in for the bucket. Workers run in this process, one thread each, with a detector
+that costs a fixed time per frame (it sleeps, as a GPU call would leave the CPU free) and reports one
+box, so two CPU cores do not limit the speed-up. The clip is small (192 x 128) so decoding is cheap.
+Time to result is from submit to the job completed and imported. The baseline is the one-worker run in
+the same process; the target is a speed-up of at least 0.8 N. Also printed: the bucket requests and bytes
+that the segments cost against the plain job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import machine
+
+
+class FixedCostDetector:
+    """Sleeps `seconds` per frame and reports one box per frame, track 0 (a GPU-bound detector's shape)."""
+
+    name = "fixed-cost"
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def track(self, frames, fps: float = 30.0):
+        from basketball_analyzer.detections import Detections
+
+        for frame in frames:
+            time.sleep(self.seconds)
+            yield Detections.for_frame(frame.index, [[10, 10, 40, 100]], [0.9], [0])
+
+    def describe(self) -> str:
+        return f"fixed cost {self.seconds * 1000:.1f} ms/frame"
+
+    def close(self) -> None:
+        pass
+
+
+class _Detectors:
+    def __init__(self, detector):
+        self.detector = detector
+
+    def get(self, params):
+        return self.detector
+
+    def preload(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class RequestCounter:
+    """Counts S3 requests and bytes sent by a boto3 client."""
+
+    def __init__(self):
+        self.requests = 0
+        self.bytes_sent = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request=None, **_):
+        with self.lock:
+            self.requests += 1
+            length = request.headers.get("Content-Length") if request is not None else None
+            if length:
+                self.bytes_sent += int(length)
+
+
+def run(server, clip: Path, db_url: str, workers: int, frame_seconds: float) -> tuple[float, int, int]:
+    """Submit the clip in `workers` segments, run that many workers, import; (seconds, requests, bytes)."""
+    from basketball_analyzer.cloud.importer import import_job
+    from basketball_analyzer.cloud.queue import CloudQueue
+    from basketball_analyzer.cloud.storage import CloudStorage
+    from basketball_analyzer.cloud.submit import submit_job
+    from basketball_analyzer.config import load_settings
+    from basketball_analyzer.detection import DetectionParams
+    from basketball_analyzer.worker.cloud import CloudWorker
+
+    bucket = server.create_bucket(f"bench-{workers}-{int(time.time() * 1000) % 10**8}")
+    env = {k.lower(): v for k, v in server.env().items()}
+    env.update(r2_bucket_name=bucket, database_url=db_url, cloud_worker_poll_interval=0.2)
+    settings = load_settings(**env)
+    counter = RequestCounter()
+    storages = []
+
+    def storage():
+        s = CloudStorage.from_settings(settings)
+        s.client.meta.events.register("before-send.s3", counter)
+        storages.append(s)
+        return s
+
+    started = time.perf_counter()
+    queue = CloudQueue.from_settings(settings, storage())
+    job = submit_job(queue, params=DetectionParams(), video_path=clip, database_url=db_url,
+                     segments=workers if workers > 1 else None)
+    threads = []
+    for i in range(workers):
+        worker = CloudWorker(settings, worker_id=f"bench-{i}", storage=storage())
+        worker.detectors = _Detectors(FixedCostDetector(frame_seconds))
+        threads.append(threading.Thread(target=worker.work, kwargs={"burst": True}))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    outcome = import_job(queue.storage, db_url, job.job_id)
+    seconds = time.perf_counter() - started
+    assert outcome.rows > 0, "nothing imported"
+    return seconds, counter.requests, counter.bytes_sent
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run 1, 2, 4, 8 workers and print time to result, speed-up against 0.8 N, and the bucket's extra cost."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=6000)
+    p.add_argument("--frame-ms", type=float, default=5.0, help="the detector's cost per frame")
+    p.add_argument("--workers", default="1,2,4,8")
+    args = p.parse_args(argv)
+    counts = [int(x) for x in args.workers.split(",")]
+    from basketball_analyzer.cloud.server import LocalS3Server
+    from basketball_analyzer.sample import make_sample_clip
+
+    with tempfile.TemporaryDirectory(prefix="bball-seg-bench-") as tmp:
+        clip = Path(tmp) / "clip.mp4"
+        make_sample_clip(clip, frames=args.frames, width=192, height=128, players=1)
+        rows = []
+        with LocalS3Server(directory=Path(tmp) / "s3") as server:
+            for n in counts:
+                db_url = f"sqlite:///{Path(tmp) / f'bench-{n}.db'}"
+                rows.append((n, *run(server, clip, db_url, n, args.frame_ms / 1000)))
+    base = rows[0][1] * rows[0][0]
+    print(f"One {args.frames}-frame game, detector {args.frame_ms:g} ms/frame, in-process workers; {machine()}")
+    print(f"{'workers':>7} {'seconds':>8} {'speed-up':>9} {'target':>7} {'requests':>9} {'MB sent':>8}")
+    met = True
+    for n, seconds, requests, sent in rows:
+        speedup = base / seconds
+        ok = speedup >= 0.8 * n
+        met &= ok
+        print(f"{n:>7} {seconds:>8.1f} {speedup:>8.2f}x {0.8 * n:>6.1f}x {requests:>9} {sent / 1e6:>8.2f}"
+              + ("" if ok else "  (below target)"))
+    extra = np.array([r[2] for r in rows]) - rows[0][2]
+    print("extra requests against one worker: " + ", ".join(f"{n}: +{e}" for (n, *_), e in zip(rows, extra)))
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
