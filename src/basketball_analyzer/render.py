@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from sqlalchemy import select
@@ -224,39 +225,21 @@ def render_video(video_path: str | os.PathLike, detections: Detections, output: 
 
     The file appears only when complete: it is written under a temporary name and renamed.
     """
-    import av
-
     output = check_output(output, VIDEO_SUFFIXES)
     info = probe(video_path)
     boxes = FrameBoxes(detections, info.frame_count)
     annotator = FrameAnnotator(trail_length=trail_length or max(10, round(info.fps)), teams=teams)
-    tmp = output.with_name(f".{output.name}.partial")
     frames = drawn = 0
-    try:
-        container = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}[output.suffix.lower()]
-        with av.open(str(tmp), "w", format=container) as out:
-            stream = out.add_stream("libx264", rate=_rate(info.fps))
-            stream.width, stream.height = info.width, info.height
-            # 4:2:0 needs even sizes; 4:4:4 keeps odd-sized videos at their exact size.
-            even = info.width % 2 == 0 and info.height % 2 == 0
-            stream.pix_fmt = "yuv420p" if even else "yuv444p"
-            stream.options = {"crf": "20", "preset": "veryfast"}
+    with h264_writer(output, info.fps, info.width, info.height) as write:
+        if on_progress:
+            on_progress(0, info.frame_count)
+        for frame in FrameReader(video_path):
+            det = boxes[frame.index]
+            write(annotator.annotate(frame.image, det))
+            frames += 1
+            drawn += len(det)
             if on_progress:
-                on_progress(0, info.frame_count)
-            for frame in FrameReader(video_path):
-                det = boxes[frame.index]
-                image = annotator.annotate(frame.image, det)
-                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                    out.mux(packet)
-                frames += 1
-                drawn += len(det)
-                if on_progress:
-                    on_progress(frames, max(frames, info.frame_count))
-            for packet in stream.encode():
-                out.mux(packet)
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
+                on_progress(frames, max(frames, info.frame_count))
     return RenderResult(output, frames, drawn, info.width, info.height)
 
 
@@ -302,6 +285,34 @@ def render_contact_sheet(video_path: str | os.PathLike, detections: Detections, 
             on_progress(done, len(wanted))
     write_png(sheet, output)
     return RenderResult(output, done, drawn, width, height)
+
+
+@contextmanager
+def h264_writer(output: Path, fps: float, width: int, height: int, crf: int = 20) -> Iterator[Callable]:
+    """Yield `write(image_bgr)` for an H.264 file at `output` (container from its suffix), written under a
+    temporary name and renamed only when the block ends without error: a stopped render leaves nothing."""
+    import av
+
+    tmp = output.with_name(f".{output.name}.partial")
+    try:
+        container = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}[output.suffix.lower()]
+        with av.open(str(tmp), "w", format=container) as out:
+            stream = out.add_stream("libx264", rate=_rate(fps))
+            stream.width, stream.height = width, height
+            # 4:2:0 needs even sizes; 4:4:4 keeps odd-sized videos at their exact size.
+            stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+            stream.options = {"crf": str(crf), "preset": "veryfast"}
+
+            def write(image: np.ndarray) -> None:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                    out.mux(packet)
+
+            yield write
+            for packet in stream.encode():
+                out.mux(packet)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_png(image: np.ndarray, output: Path) -> None:

@@ -61,6 +61,15 @@ def _open(path: Path):
     return container
 
 
+def _video_stream(container):
+    """(stream, frames per second, time base or None, start pts): what numbering frames by time needs."""
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    rate = float(stream.average_rate or stream.guessed_rate or 30)
+    base = float(stream.time_base or 0) or None
+    return stream, rate, base, stream.start_time or 0
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Read fps, frame count, size, duration and codec. Counts frames by demuxing when the header lacks it."""
     path = Path(path)
@@ -106,11 +115,7 @@ def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: i
     path = Path(path)
     container = _open(path)
     try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = float(stream.average_rate or stream.guessed_rate or 30)
-        base = float(stream.time_base or 0) or None
-        first = stream.start_time or 0
+        stream, rate, base, first = _video_stream(container)
         ranged = start > 0 and base is not None
         if ranged:
             container.seek(int(first + start / rate / base), stream=stream, backward=True)
@@ -154,11 +159,7 @@ def frames_at(path: str | os.PathLike, indices: Iterable[int]) -> Iterator[Frame
     path = Path(path)
     container = _open(path)
     try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = float(stream.average_rate or stream.guessed_rate or 30)
-        base = float(stream.time_base or 0) or None
-        start = stream.start_time or 0
+        stream, rate, base, start = _video_stream(container)
         pos, index, exhausted = 0, -1, False
         while pos < len(wanted):
             target = wanted[pos]

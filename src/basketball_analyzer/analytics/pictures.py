@@ -137,11 +137,10 @@ def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -
 
 def render_minimap(session: Session, video_id: int, output: str | os.PathLike, on_progress=None) -> Path:
     """An MP4: the video with team-coloured boxes, and beside it the court with a dot per player."""
-    import av
     import cv2
 
     from ..db.detections import load_detections
-    from ..render import VIDEO_SUFFIXES, FrameAnnotator, FrameBoxes, _rate, check_output
+    from ..render import VIDEO_SUFFIXES, FrameAnnotator, FrameBoxes, check_output, h264_writer
     from ..video import FrameReader, probe
 
     output = check_output(output, VIDEO_SUFFIXES)
@@ -158,41 +157,29 @@ def render_minimap(session: Session, video_id: int, output: str | os.PathLike, o
     court_img = cv2.resize(canvas.image, (map_w, info.height), interpolation=cv2.INTER_AREA)
     width = (info.width + map_w) // 2 * 2
     height = info.height // 2 * 2
-    tmp = output.with_name(f".{output.name}.partial")
     frames = 0
-    try:
-        with av.open(str(tmp), "w", format={".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}[output.suffix.lower()]
-                     ) as out:
-            stream = out.add_stream("libx264", rate=_rate(info.fps))
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.options = {"crf": "22", "preset": "veryfast"}
-            for frame in FrameReader(video.path):
-                det = boxes[frame.index]
-                left = annotator.annotate(frame.image, det)
-                right = court_img.copy()
-                if len(det):
-                    x1, _, x2, y2 = det.xyxy.T
-                    pts = canvas.points(cal.to_court(np.c_[(x1 + x2) / 2, y2])) * scale
-                    for (x, y), tid, label in zip(pts, det.tracker_id.tolist(), det.labels.tolist()):
-                        if not (np.isfinite(x) and np.isfinite(y)):
-                            continue
-                        colour = (0, 140, 255) if label == BALL_LABEL else (
-                            _bgr(colours.palette[colours.indices(np.array([tid]))[0]]) if colours else (40, 40, 200))
-                        cv2.circle(right, (int(x), int(y)), 6, colour, -1, cv2.LINE_AA)
-                        cv2.circle(right, (int(x), int(y)), 6, (20, 20, 20), 1, cv2.LINE_AA)
-                image = np.zeros((height, width, 3), np.uint8)
-                image[:, :info.width] = left[:height]
-                image[:, info.width:] = right[:height, :width - info.width]
-                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                    out.mux(packet)
-                frames += 1
-                if on_progress:
-                    on_progress(frames, max(frames, info.frame_count))
-            for packet in stream.encode():
-                out.mux(packet)
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with h264_writer(output, info.fps, width, height, crf=22) as write:
+        for frame in FrameReader(video.path):
+            det = boxes[frame.index]
+            left = annotator.annotate(frame.image, det)
+            right = court_img.copy()
+            if len(det):
+                x1, _, x2, y2 = det.xyxy.T
+                pts = canvas.points(cal.to_court(np.c_[(x1 + x2) / 2, y2])) * scale
+                for (x, y), tid, label in zip(pts, det.tracker_id.tolist(), det.labels.tolist()):
+                    if not (np.isfinite(x) and np.isfinite(y)):
+                        continue
+                    colour = (0, 140, 255) if label == BALL_LABEL else (
+                        _bgr(colours.palette[colours.indices(np.array([tid]))[0]]) if colours else (40, 40, 200))
+                    cv2.circle(right, (int(x), int(y)), 6, colour, -1, cv2.LINE_AA)
+                    cv2.circle(right, (int(x), int(y)), 6, (20, 20, 20), 1, cv2.LINE_AA)
+            image = np.zeros((height, width, 3), np.uint8)
+            image[:, :info.width] = left[:height]
+            image[:, info.width:] = right[:height, :width - info.width]
+            write(image)
+            frames += 1
+            if on_progress:
+                on_progress(frames, max(frames, info.frame_count))
     return output
 
 

@@ -187,17 +187,7 @@ class CloudStorage:
 
     def get_bytes(self, key: str) -> tuple[bytes, str] | None:
         """(content, ETag) of an object, or None when it does not exist."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            resp = self.client.get_object(Bucket=self.bucket, Key=key)
-            return resp["Body"].read(), resp.get("ETag", "")
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise self._error(exc, f"read {key}") from None
-        except BotoCoreError as exc:
-            raise self._error(exc, f"read {key}") from None
+        return self.get_bytes_capped(key, None)
 
     def delete(self, key: str) -> None:
         """Delete an object (missing is fine). Unconditional: R2 has no conditional DeleteObject."""
@@ -308,7 +298,7 @@ class CloudStorage:
         except BotoCoreError as exc:
             raise self._error(exc, f"find {key}") from None
 
-    def get_bytes_capped(self, key: str, max_bytes: int) -> tuple[bytes, str] | None:
+    def get_bytes_capped(self, key: str, max_bytes: int | None) -> tuple[bytes, str] | None:
         """Like `get_bytes`, but an object over `max_bytes` raises `StorageError` before its body is read."""
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -321,7 +311,7 @@ class CloudStorage:
         except BotoCoreError as exc:
             raise self._error(exc, f"read {key}") from None
         size = int(resp.get("ContentLength", 0))
-        if size > max_bytes:
+        if max_bytes is not None and size > max_bytes:
             resp["Body"].close()
             raise StorageError(printable(f"{key} is {size:,} bytes, over the {max_bytes:,}-byte limit; "
                                          "refusing to read it"))
