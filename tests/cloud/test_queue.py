@@ -12,7 +12,7 @@ from cloudutil import count_requests, hog_params
 from basketball_analyzer.cli import cli
 from basketball_analyzer.cloud.jobfiles import manifest_key, pending_key, video_key
 from basketball_analyzer.cloud.manifest import SCHEMA_VERSION, CloudJobStatus, new_job_id
-from basketball_analyzer.cloud.queue import CloudQueue, LeaseLost
+from basketball_analyzer.cloud.queue import CloudQueue, LeaseLost, spread
 from basketball_analyzer.exceptions import JobError, ManifestError
 
 
@@ -29,6 +29,16 @@ def test_claims_oldest_first_and_each_job_once(queue, tiny_clip):
     m, _ = queue.get(first.job_id)
     assert m.status is CloudJobStatus.processing and m.worker_id == "a" and m.attempts == 1
     assert queue.files.list_pending() == []
+
+
+def test_jobs_of_one_millisecond_are_tried_in_random_order_after_older_ones():
+    older = sorted(new_job_id(1000.0) for _ in range(3))
+    together = sorted(new_job_id(1000.5) for _ in range(5))  # a job's segments
+    newer = [new_job_id(1001.0)]
+    orders = {tuple(spread(older + together + newer)) for _ in range(50)}
+    for order in orders:
+        assert sorted(order[:3]) == older and sorted(order[3:8]) == together and list(order[8:]) == newer
+    assert len({order[3:8] for order in orders}) > 1  # racing workers do not all try the same segment first
 
 
 def test_idle_poll_is_one_list_even_with_running_jobs(queue, tiny_clip):

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from cloudutil import hog_params
 
+from basketball_analyzer.cloud.status import list_jobs
 from basketball_analyzer.cloud.jobfiles import LEASE_PREFIX
 from basketball_analyzer.cloud.manifest import CloudJobStatus
 from basketball_analyzer.cloud.results import read_metadata
@@ -65,7 +66,7 @@ def test_eight_workers_complete_each_of_100_jobs_exactly_once(queue, tiny_clip):
         stop_all(procs)
 
     # Every job completed, by a worker that says it ran it, on its first and only claim.
-    views = queue.list_jobs()
+    views = list_jobs(queue)
     assert {v.job_id for v in views} == ids
     by_worker: dict[str, int] = {}
     for v in views:
@@ -109,11 +110,11 @@ def test_race_with_workers_killed_mid_job_and_a_network_cut(queue, tiny_clip, pr
 
         def all_done() -> bool:
             return all(v.manifest and v.manifest.status is CloudJobStatus.completed
-                       for v in queue.list_jobs(with_progress=False))
+                       for v in list_jobs(queue, with_progress=False))
 
         while not all_done():
             assert time.monotonic() < deadline, "jobs left unfinished: " + ", ".join(
-                f"{v.job_id}={v.manifest.status.value if v.manifest else v.problem}" for v in queue.list_jobs())
+                f"{v.job_id}={v.manifest.status.value if v.manifest else v.problem}" for v in list_jobs(queue))
             time.sleep(0.5)
     finally:
         for p in procs:
@@ -126,7 +127,7 @@ def test_race_with_workers_killed_mid_job_and_a_network_cut(queue, tiny_clip, pr
                 pass
         stop_all(procs)
 
-    views = queue.list_jobs()
+    views = list_jobs(queue)
     assert {v.job_id for v in views} == ids
     for v in views:  # each result is the file its manifest names, of that job, intact
         m = v.manifest

@@ -9,6 +9,7 @@ from cloudutil import hog_params
 
 from basketball_analyzer.cli import cli
 from basketball_analyzer.cloud import importer, job as job_module
+from basketball_analyzer.cloud.status import list_jobs
 from basketball_analyzer.cloud.gc import delete_job
 from basketball_analyzer.cloud.manifest import CloudJobStatus
 from basketball_analyzer.cloud.queue import CloudQueue
@@ -74,12 +75,13 @@ def test_segments_run_on_different_workers_and_join_with_one_id_per_player(queue
     job = submit(queue, path, segments=3)
     assert whole.segment_ids is None and whole.schema_version == 1
     assert len(job.segment_ids) == 3 and job.schema_version == 2
+    assert job.segment_ids == sorted(job.segment_ids) and len({i[:10] for i in job.segment_ids}) == 1
     assert worker(cloud_settings, "w0").work(max_jobs=1) == 1  # the unsegmented job is the oldest
     for name in ("w1", "w2", "w3"):
         assert worker(cloud_settings, name).work(max_jobs=1) == 1
         assert queue.get(job.job_id)[0].status is (S.completed if name == "w3" else S.pending)
     segs = segments_of(queue, job.job_id)
-    assert [s.worker_id for s in segs] == ["w1", "w2", "w3"]
+    assert sorted(s.worker_id for s in segs) == ["w1", "w2", "w3"]  # each segment on its own worker
     assert [(s.segment["start_frame"], s.segment["end_frame"]) for s in segs] == [(0, 30), (30, 60), (60, 90)]
     assert [s.frames_processed for s in segs] == [30, 45, 45]  # 15 overlap frames decoded twice
     parent, _ = queue.get(job.job_id)
@@ -112,25 +114,26 @@ def test_segments_run_on_different_workers_and_join_with_one_id_per_player(queue
 def test_failed_segment_fails_the_job_and_retry_reruns_only_it(queue, cloud_settings, game, storage):
     path, _ = game
     job = submit(queue, path, segments=3)
-    first, second, third = job.segment_ids
     assert worker(cloud_settings, "w1").work(max_jobs=1) == 1
     claim = queue.claim("doomed")
-    assert claim.job_id == second
+    doomed = job.segment_ids.index(claim.job_id)
     claim.fail("detector exploded on frame 41")
     parent, _ = queue.get(job.job_id)
     assert parent.status is S.failed
-    assert parent.error == "segment 2/3 (frames 30-60): detector exploded on frame 41"
+    assert parent.error == (f"segment {doomed + 1}/3 (frames {30 * doomed}-{30 * doomed + 30}): "
+                            "detector exploded on frame 41")
     assert worker(cloud_settings, "w3").work(burst=True) == 1  # the third still runs; the job stays failed
     kept = {s.job_id: s.results_key for s in segments_of(queue, job.job_id)}
 
     queue.retry(job.job_id)
-    assert [s.status for s in segments_of(queue, job.job_id)] == [S.completed, S.pending, S.completed]
-    assert queue.files.list_pending() == [second]
+    assert [s.status for s in segments_of(queue, job.job_id)] == [S.pending if i == doomed else S.completed
+                                                                   for i in range(3)]
+    assert queue.files.list_pending() == [claim.job_id]
     assert worker(cloud_settings, "w4").work(burst=True) == 1
     segs = segments_of(queue, job.job_id)
     assert queue.get(job.job_id)[0].status is S.completed
-    assert [s.results_key == kept[s.job_id] for s in segs] == [True, False, True]
-    assert segs[1].worker_id == "w4"
+    assert [s.results_key == kept[s.job_id] for s in segs] == [i != doomed for i in range(3)]
+    assert segs[doomed].worker_id == "w4"
 
 
 def test_segment_abandoned_after_its_attempts_fails_the_job(storage, game):
@@ -138,12 +141,15 @@ def test_segment_abandoned_after_its_attempts_fails_the_job(storage, game):
     q = CloudQueue(storage, lease_seconds=1, max_attempts=1)
     job = submit(q, path, segments=3)
     held = q.claim("dies")  # never heartbeats: its lease runs out
+    dead = job.segment_ids.index(held.job_id)
     import time
     time.sleep(1.5)
-    assert q.claim("next").job_id == job.segment_ids[1]  # the dead one is abandoned, the next one claimed
+    # The dead one is abandoned when a claim comes to it; the others are claimed.
+    claimed = {c.job_id for c in (q.claim(f"next{i}") for i in range(3)) if c is not None}
+    assert claimed == set(job.segment_ids) - {held.job_id}
     parent, _ = q.get(job.job_id)
-    assert parent.status is S.failed and parent.error.startswith("segment 1/3 (frames 0-30): abandoned after 1")
-    assert held.job_id == job.segment_ids[0]
+    assert parent.status is S.failed
+    assert parent.error.startswith(f"segment {dead + 1}/3 (frames {30 * dead}-{30 * dead + 30}): abandoned after 1")
 
 
 def test_cancel_stops_every_segment_and_delete_removes_them(queue, cloud_settings, game):
@@ -176,7 +182,7 @@ def test_short_video_is_one_job_as_before(queue, tiny_clip):
     job = submit_job(queue, video_path=tiny_clip, params=hog_params())
     assert job.segment_ids is None and job.schema_version == 1
     assert queue.files.list_pending() == [job.job_id]
-    assert queue.list_jobs()[0].segments == []
+    assert list_jobs(queue)[0].segments == []
 
 
 @pytest.mark.parametrize("args, message", [

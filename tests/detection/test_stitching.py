@@ -94,3 +94,23 @@ def test_hungarian_beats_greedy_on_a_constructed_case():
     assert _assign(score, np.array([10, 11]), np.array([1, 2]), 0.5) == {10: 2, 11: 1}
     # Below the threshold a pair is never matched, even when the assignment would pair it.
     assert _assign(np.array([[0.9, 0.4]]), np.array([10]), np.array([1, 2]), 0.5) == {10: 1}
+
+
+def test_assignment_without_conflicts_equals_the_hungarian_one():
+    """Where no track has two candidates the pairs are taken directly; they must be the optimum."""
+    from scipy.optimize import linear_sum_assignment
+
+    from basketball_analyzer.detection.stitching import _assign
+
+    rng = np.random.default_rng(0)
+    shortcut = 0
+    for _ in range(300):
+        score = rng.uniform(0, 1, (rng.integers(1, 8), rng.integers(1, 8)))
+        score[rng.uniform(size=score.shape) < 0.8] = 0.0  # sparse: most draws have no conflict
+        cur, prev = np.arange(score.shape[0]) + 100, np.arange(score.shape[1])
+        gain = np.where(score >= 0.5, score, 0.0)
+        rows, cols = linear_sum_assignment(gain, maximize=True)
+        expected = {int(cur[r]): int(prev[c]) for r, c in zip(rows, cols) if score[r, c] >= 0.5}
+        assert _assign(score, cur, prev, 0.5) == expected
+        shortcut += int(((gain > 0).sum(0) <= 1).all() and ((gain > 0).sum(1) <= 1).all())
+    assert 50 < shortcut < 300  # both paths were exercised

@@ -80,9 +80,10 @@ def cloud_submit(video_id: int | None, video_path: Path | None, segments: int | 
 def cloud_status(as_json: bool, with_segments: bool) -> None:
     """List the bucket's jobs: status, progress, worker and age."""
     from ..cloud.manifest import parse_time
+    from ..cloud.status import list_jobs
 
     queue = _queue()
-    views = queue.list_jobs()
+    views = list_jobs(queue)
     now = queue.storage.now()
     if as_json:
         def as_dict(v) -> dict:
@@ -122,11 +123,8 @@ def cloud_status(as_json: bool, with_segments: bool) -> None:
 
 def _frames_done(view) -> int | str:
     """Frames done, or "?" when the worker's progress record is malformed (it is advisory, never fatal)."""
-    try:
-        done = view.frames_done
-    except (TypeError, ValueError, OverflowError, AttributeError):
-        return "?"
-    return done if isinstance(done, int) and not isinstance(done, bool) and 0 <= done < 2**63 else "?"
+    done = view.frames_done
+    return "?" if done is None else done
 
 
 @click.command("cancel")

@@ -306,8 +306,9 @@ def importable_jobs(storage, db_url: str | None, *, cleanup: bool = False,
     from ..db import transaction
     from .manifest import CloudJobStatus
     from .queue import CloudQueue
+    from .status import list_jobs
 
-    views = CloudQueue(storage).list_jobs(with_progress=False)
+    views = list_jobs(CloudQueue(storage), with_progress=False)
     if unreadable is not None:
         unreadable.update({v.job_id: v.problem or "unreadable manifest" for v in views if v.manifest is None})
     ids = [v.job_id for v in views if v.manifest and v.manifest.status is CloudJobStatus.completed]

@@ -10,6 +10,7 @@ those frames. Parts written by one run share its tracker, so their ids continue 
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from .manifest import JobManifest
 from .results import ResultsWriter, read_metadata, read_results
 from .segments import describe, load
 
+
+DOWNLOAD_THREADS = 4
+"""Pieces downloaded at once while earlier ones are joined (a segmented game has one per segment or part)."""
 
 TAIL_FRAMES = 4096
 """Frames of joined boxes kept for the next piece's overlap (overlaps are a few seconds)."""
@@ -82,10 +86,23 @@ def join_segments(queue, job: JobManifest, dest: Path) -> Joined:
     tail = Detections.empty()  # the previous piece's boxes (joined ids), for the next piece's overlap
     writer: ResultsWriter | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="bball-join-") as tmp:
-            for n, piece in enumerate(pieces(queue, job)):
-                path = Path(tmp) / f"{n}.parquet"
+        with tempfile.TemporaryDirectory(prefix="bball-join-") as tmp, \
+                ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="bball-join") as pool:
+            found = pieces(queue, job)
+
+            def download(n: int) -> Path:
+                piece, path = found[n], Path(tmp) / f"{n}.parquet"
                 queue.files.download_results(piece.job.job_id, path, key=own_key(piece.job.job_id, piece.key))
+                return path
+
+            downloads = [pool.submit(download, n) for n in range(len(found))]  # in order, a few at once
+            for n, piece in enumerate(found):
+                try:
+                    path = downloads[n].result()
+                except BaseException:
+                    for later in downloads[n:]:
+                        later.cancel()
+                    raise
                 boxes = _read(path, piece)
                 if writer is None:  # the detector's name comes from the first file
                     writer = ResultsWriter(dest, job_id=job.job_id, video_id=job.video_id,

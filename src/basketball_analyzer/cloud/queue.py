@@ -15,10 +15,11 @@ CLOUD_RECONCILE_INTERVAL while idle) finds those from one LIST of `jobs/` and re
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import random
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -36,39 +37,8 @@ from .storage import BytesFn, CloudStorage
 log = logging.getLogger(__name__)
 S = CloudJobStatus
 
-__all__ = ["CloudQueue", "JobView", "LeaseLost", "Reconciled"]
 
-
-@dataclass
-class JobView:
-    """One row of `bball cloud status`: the manifest (or why it could not be read) and live progress."""
-
-    job_id: str
-    manifest: JobManifest | None
-    problem: str | None = None
-    progress: dict | None = None
-    segments: list["JobView"] = field(default_factory=list)  # of a segmented job, in order
-
-    @property
-    def status(self) -> str:
-        """The status shown: a pending segmented job is `processing` while any of its segments is."""
-        if self.manifest is None:
-            return "invalid"
-        if self.manifest.status is S.pending and any(v.manifest and v.manifest.status is not S.pending
-                                                     for v in self.segments):
-            return S.processing.value
-        return self.manifest.status.value
-
-    @property
-    def frames_done(self) -> int:
-        """Frames processed so far (live progress while processing; summed over segments)."""
-        if self.manifest is None:
-            return 0
-        if self.segments and self.manifest.status is S.pending:
-            return sum(v.frames_done for v in self.segments)
-        if self.progress and self.manifest.status is S.processing:
-            return int(self.progress.get("frames_processed") or 0)
-        return self.manifest.frames_processed
+__all__ = ["CloudQueue", "LeaseLost", "Reconciled"]
 
 
 @dataclass
@@ -222,8 +192,12 @@ class CloudQueue(JobQueue):
         return sorted(found - self._too_new)
 
     def claim(self, worker_id: str):
-        """Take the oldest claimable job as a `CloudJob`, or None. Exactly one racing worker wins each job."""
-        for job_id in self.candidates():
+        """Take the oldest claimable job as a `CloudJob`, or None. Exactly one racing worker wins each job.
+
+        Jobs queued in the same millisecond (a job's segments) have no order between them: each worker
+        tries those in its own random order, so workers that poll together do not all race for one.
+        """
+        for job_id in spread(self.candidates()):
             try:
                 claim = self._try_claim(job_id, worker_id)
             except ManifestTooNew as exc:
@@ -389,35 +363,6 @@ class CloudQueue(JobQueue):
         """Record that a completed job's results were imported (idempotent)."""
         return self.update(job_id, lambda m: None if m.status is S.imported else m.transition(S.imported))
 
-    def list_jobs(self, with_progress: bool = True, threads: int = 8) -> list[JobView]:
-        """Every job in the bucket, oldest first; unreadable manifests are reported, not raised.
-
-        Segments are listed under their job (`JobView.segments`), not as jobs of their own.
-        """
-        ids = self.files.list_job_ids()
-
-        def load(job_id: str) -> JobView:
-            try:
-                found = self.files.get_manifest(job_id)
-            except ManifestError as exc:
-                return JobView(job_id, None, problem=str(exc))
-            if found is None:
-                return JobView(job_id, None, problem="manifest disappeared")
-            view = JobView(job_id, found[0])
-            if with_progress and found[0].status is S.processing:
-                view.progress = self.files.get_progress(job_id)
-            return view
-
-        if not ids:
-            return []
-        with ThreadPoolExecutor(max_workers=min(threads, len(ids))) as pool:
-            views = list(pool.map(load, ids))
-        by_id = {v.job_id: v for v in views}
-        for v in views:
-            if v.manifest is not None and v.manifest.segmented:
-                v.segments = [by_id[i] for i in v.manifest.segment_ids or [] if i in by_id]
-        return [v for v in views if v.manifest is None or v.manifest.parent_id not in by_id]
-
 
 def _quietly(fn: Callable, *args) -> None:
     """Best-effort step: a failure is logged, never raised over the real outcome."""
@@ -425,3 +370,13 @@ def _quietly(fn: Callable, *args) -> None:
         fn(*args)
     except BballError as exc:
         log.warning("best-effort step %s failed: %s", getattr(fn, "__name__", fn), exc)
+
+
+def spread(job_ids: list[str]) -> list[str]:
+    """Sorted job ids with each run of ids from the same millisecond (their ULID time) in random order."""
+    out: list[str] = []
+    for _, same in itertools.groupby(job_ids, key=lambda job_id: job_id[:10]):
+        run = list(same)
+        random.shuffle(run)
+        out += run
+    return out

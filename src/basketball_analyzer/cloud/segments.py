@@ -90,12 +90,14 @@ def plan_segments(frame_count: int, fps: float, *, segments: int | None = None,
 def segment_manifests(parent: JobManifest, plan: SegmentPlan, now: float, frames_of) -> list[JobManifest]:
     """Pending manifests of a new job's segments (`frames_of(start, end)`: sampled frames in a range)."""
     out = []
+    # One millisecond for all: workers polling together claim them in random order (`queue.spread`); the
+    # ids still sort by segment.
+    ids = sorted(new_job_id(now) for _ in plan.bounds)
     for index, (start, end) in enumerate(plan.bounds):
         segment = {"index": index, "count": plan.count, "start_frame": start, "end_frame": end,
                    "overlap_frames": plan.overlap_frames if index else 0}
         lo = max(0, start - segment["overlap_frames"])
-        # One millisecond apart: ids sort by segment, so workers claim the start of the game first.
-        out.append(JobManifest(job_id=new_job_id(now + (index + 1) / 1000), video_id=parent.video_id, status=S.pending,
+        out.append(JobManifest(job_id=ids[index], video_id=parent.video_id, status=S.pending,
                                created_at=parent.created_at, parameters=dict(parent.parameters),
                                frames_total=frames_of(lo, end), video_sha256=parent.video_sha256,
                                video_size=parent.video_size, parent_id=parent.job_id, segment=segment,

@@ -68,6 +68,12 @@ def _assign(score: np.ndarray, cur_ids: np.ndarray, prev_ids: np.ndarray, thresh
     threshold count as zero, so they never push a good pair out.
     """
     gain = np.where(score >= threshold, score, 0.0)
+    candidates = gain > 0
+    if (candidates.sum(axis=0) <= 1).all() and (candidates.sum(axis=1) <= 1).all():
+        # No track has two candidates (the usual case): those pairs are the optimum, and scipy.optimize,
+        # a second to import, is not needed.
+        rows, cols = np.nonzero(candidates)
+        return {int(cur_ids[r]): int(prev_ids[c]) for r, c in zip(rows, cols)}
     try:
         from scipy.optimize import linear_sum_assignment
     except ImportError:  # scipy comes with the CPU trackers; without it fall back to greedy best-first

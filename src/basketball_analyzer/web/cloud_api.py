@@ -35,7 +35,9 @@ def _view(view) -> dict:
 @router.get("/jobs")
 def list_jobs(request: Request) -> list[dict]:
     """Every job in the bucket, newest first, with live progress."""
-    return [_view(v) for v in reversed(_queue(request).list_jobs())]
+    from ..cloud.status import list_jobs as jobs
+
+    return [_view(v) for v in reversed(jobs(_queue(request)))]
 
 
 @router.post("/jobs", status_code=201)
