@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -47,7 +48,7 @@ def ids_at(joined, truth, frame):
     return out
 
 
-def test_sigkilled_worker_is_resumed_after_its_last_part(queue, game, db_url, monkeypatch):
+def test_sigkilled_worker_is_resumed_after_its_last_part(queue, game, db_url, monkeypatch, caplog):
     path, truth = game
     monkeypatch.setenv("CLOUD_PART_FRAMES", str(PART))
     job = submit_job(queue, video_path=path, params=params(), segments=1)
@@ -69,14 +70,20 @@ def test_sigkilled_worker_is_resumed_after_its_last_part(queue, game, db_url, mo
 
     monkeypatch.setattr(job_module, "RESUME_OVERLAP_FRAMES", 10)
     takeover = CloudWorker(Settings(), worker_id="takeover")
-    wait_for(lambda: takeover.process_next(), 30, "the lease to expire and the takeover to run")
+    with caplog.at_level(logging.INFO, logger="basketball_analyzer"):
+        wait_for(lambda: takeover.process_next(), 30, "the lease to expire and the takeover to run")
     after = queue.get(job.job_id)[0]
     assert after.status is S.completed and after.worker_id == "takeover" and after.results_key is None
     assert after.parts[:len(kept)] == kept  # the preempted worker's parts are kept as they were
     new = after.parts[len(kept):]
     assert new[0]["start_frame"] == resume and new[0]["overlap_frames"] == 10
     assert [p["end_frame"] for p in after.parts] == [*range(PART, 90, PART), 90]
-    assert after.frames_processed == 90 - (resume - 10)  # the takeover decoded from just before the part
+    # The takeover decoded from just before the part; the job's counts are the whole game's.
+    decoded = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job.completed")]
+    assert f" frames={90 - (resume - 10)} " in decoded[-1]
+    assert after.frames_processed == after.frames_total == 90
+    live = queue.files.get_progress(job.job_id)  # the takeover's progress counts the kept parts' frames
+    assert live["frames_total"] == 90 and live["frames_processed"] > resume - 10
 
     importer.import_job(queue.storage, db_url, job.job_id)
     with transaction(db_url) as s:
@@ -93,3 +100,22 @@ def test_a_short_job_still_completes_with_one_results_file(queue, cloud_settings
     assert CloudWorker(cloud_settings, worker_id="w").work(burst=True) == 1  # CLOUD_PART_FRAMES 3000 > 90
     m = queue.get(job.job_id)[0]
     assert m.status is S.completed and m.parts is None and m.results_key and m.schema_version == 1
+
+
+def test_a_part_is_saved_as_soon_as_its_last_frame_is_detected(queue, cloud_settings, game, monkeypatch):
+    """A kill while a part uploads loses that part and nothing more: no frame of the next one is done yet."""
+    path, _ = game
+    monkeypatch.setattr(cloud_settings, "cloud_part_frames", PART)
+    saved = []
+    real = job_module.CloudJob.save_part
+
+    def save_part(self, results):
+        saved.append((results.frames, results.frames_processed))
+        return real(self, results)
+
+    monkeypatch.setattr(job_module.CloudJob, "save_part", save_part)
+    job = submit_job(queue, video_path=path, params=params())
+    assert CloudWorker(cloud_settings, worker_id="w").work(burst=True) == 1
+    # Frames detected when each part was saved: exactly its end (the last piece goes with completion).
+    assert saved[:4] == [((a, a + PART), a + PART) for a in range(0, 80, PART)]
+    assert saved[4] == ((80, 90), 90) and queue.get(job.job_id)[0].status is S.completed

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -65,6 +66,7 @@ class CloudJob(JobHandle):
         end = seg["end_frame"] if seg else None
         self.frame_range = None if (seg, resume) == (None, None) else (max(0, self.owned_from - back), end)
         self._parts_this_claim = 0
+        self.resumed = resume is not None  # earlier claims' parts cover the frames before `owned_from`
 
     def __repr__(self) -> str:
         return f"CloudJob({self.job_id}, worker={self.worker_id!r}, attempt={self.attempt})"
@@ -170,8 +172,14 @@ class CloudJob(JobHandle):
         return self.files.download_video(key, scratch / ("video" + video_suffix(key)))
 
     def progress(self, done: int, total: int) -> None:
-        """Write progress every `progress_every` frames, at most one write per `min_write_interval`."""
+        """Write progress every `progress_every` frames, at most one write per `min_write_interval`.
+
+        A takeover counts the frames earlier claims' parts already cover, so status shows the job's
+        progress, not this run's.
+        """
         self.check()
+        if self.resumed and self.manifest.frames_total and self.manifest.frames_total > total:
+            done, total = done + self.manifest.frames_total - total, self.manifest.frames_total
         now = time.monotonic()
         due = self._progress_frames < 0 or done - self._progress_frames >= self.queue.progress_every
         if due and now - self._progress_at >= self.queue.min_write_interval:
@@ -208,6 +216,9 @@ class CloudJob(JobHandle):
         if self.manifest.parts:
             self.save_part(results)
             parts = self.manifest.parts
+            if self.resumed:  # the results cover the whole job, not just what this claim decoded
+                total = max(self.manifest.frames_total or 0, results.frames_total)
+                results = replace(results, frames_processed=total, frames_total=total)
             self._change(S.completed, patient=True, completed_at=utcnow_iso(self.queue.storage.now()),
                          lease_expires_at=None, results_key=None, results_sha256=combined_sha256(
                              p["sha256"] for p in parts), results_rows=sum(p["rows"] for p in parts),

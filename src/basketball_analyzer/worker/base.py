@@ -211,14 +211,15 @@ class Worker:
             for det in run_detection(video, params, settings=self.settings, info=info, on_progress=on_progress,
                                      stats=stats, detector=detector, frame_range=job.frame_range):
                 index += interval
-                if job.part_frames and index >= piece_from + job.part_frames:
+                w.write(det)
+                following = index + interval  # a part is saved as soon as its last frame is in it
+                if job.part_frames and following >= piece_from + job.part_frames and following < end:
                     w.close()
                     job.save_part(ResultsFile(w.path, w.sha256 or "", w.rows, stats.frames, total,
-                                              (piece_from, index)))
+                                              (piece_from, following)))
                     w.path.unlink()
-                    piece_from = index
-                    w = writer(f"results.{index}.parquet")
-                w.write(det)
+                    piece_from = following
+                    w = writer(f"results.{following}.parquet")
             w.close()
         except BaseException:
             w.abort()
