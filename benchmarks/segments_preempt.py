@@ -181,8 +181,11 @@ def preempt(server, clip: Path, tmp: Path, part: int, args) -> Outcome:
     if after.worker_id != TAKEOVER or (after.parts or [])[:len(kept)] != kept:
         problems.append("the takeover did not keep the killed worker's parts")
     resumed_at = before.resume_from if kept else start
-    decoded_from = after.segment["end_frame"] if after.segment else args.frames
-    decoded_from -= after.frames_processed  # the takeover decoded [decoded_from, end)
+    ours = [p for p in after.parts or [] if p["token"] == after.claim_token]
+    if kept and ours:  # the takeover's first part names where it started decoding
+        decoded_from = ours[0]["start_frame"] - ours[0]["overlap_frames"]
+    else:  # no parts: it decoded the whole segment again, [end - frames_processed, end)
+        decoded_from = (after.segment["end_frame"] if after.segment else args.frames) - after.frames_processed
     run = next((r for r in detector.runs if r and r[0] == decoded_from), [])
     redone = sum(1 for i in run if i < killed_at)
     if redone != max(0, killed_at - decoded_from):
