@@ -144,3 +144,39 @@ def report(title: str, unit: str, bulk: Timing, naive: Timing, target: float, ex
           f"(sample; {extrapolated_to:,} would take ~{extrapolated_to / naive.rate:,.0f} s)")
     print(f"  ratio: {ratio:.1f}x faster (target >= {target:g}x: {'met' if met else 'NOT met'})")
     return met
+
+
+class FixedCostDetector:
+    """Sleeps `seconds` per frame and reports one box per frame, track 0 (a GPU-bound detector's shape)."""
+
+    name = "fixed-cost"
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def track(self, frames, fps: float = 30.0):
+        for frame in frames:
+            time.sleep(self.seconds)
+            yield Detections.for_frame(frame.index, [[10, 10, 40, 100]], [0.9], [0])
+
+    def describe(self) -> str:
+        return f"fixed cost {self.seconds * 1000:.1f} ms/frame"
+
+    def close(self) -> None:
+        pass
+
+
+class OneDetector:
+    """A worker's detector cache that always hands out one detector (benchmarks inject their own)."""
+
+    def __init__(self, detector):
+        self.detector = detector
+
+    def get(self, params):
+        return self.detector
+
+    def preload(self):
+        pass
+
+    def close(self):
+        pass

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _common import machine
+from _common import OneDetector, machine
 
 from basketball_analyzer.detection.tracking import FrameDetector
 
@@ -48,22 +48,6 @@ class OracleDetector(FrameDetector):
     def detect(self, image):
         xyxy = self._by_frame.get(self._frame, np.zeros((0, 4), np.float32)).astype(np.float32)
         return xyxy, np.ones(len(xyxy), np.float32)
-
-
-class _Fixed:
-    """A worker's detector cache that always hands out one detector."""
-
-    def __init__(self, detector):
-        self.detector = detector
-
-    def get(self, params):
-        return self.detector
-
-    def preload(self):
-        pass
-
-    def close(self):
-        pass
 
 
 @dataclass
@@ -115,7 +99,7 @@ def run_job(server, clip: Path, db_url: str, detector: str, segments: int, worke
     for i in range(workers):
         worker = CloudWorker(settings, worker_id=f"acc-{i}", storage=CloudStorage.from_settings(settings))
         if detector == "oracle":
-            worker.detectors = _Fixed(OracleDetector(truth))
+            worker.detectors = OneDetector(OracleDetector(truth))
         threads.append(threading.Thread(target=drain, args=(worker,)))
     for t in threads:
         t.start()

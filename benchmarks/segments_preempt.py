@@ -33,8 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _common import machine
-from segments_speedup import FixedCostDetector, _Detectors
+from _common import FixedCostDetector, OneDetector, machine
 
 PREEMPTED, TAKEOVER = "preempted", "takeover"
 
@@ -169,7 +168,7 @@ def preempt(server, clip: Path, tmp: Path, part: int, args) -> Outcome:
 
     detector = RecordingDetector(args.frame_ms / 1000)
     takeover = CloudWorker(settings, worker_id=TAKEOVER)
-    takeover.detectors = _Detectors(detector)
+    takeover.detectors = OneDetector(detector)
     done = CloudJobStatus.completed
     # Other segments are processed as they come; the killed one once its lease has run out.
     wait_for(lambda: takeover.process_next() is None and queue.get(job.job_id)[0].status is done, 600,
@@ -206,7 +205,7 @@ def worker_main(counter: str, frame_seconds: float) -> int:
     from basketball_analyzer.worker.cloud import CloudWorker
 
     worker = CloudWorker()
-    worker.detectors = _Detectors(LastFrameDetector(frame_seconds, counter))
+    worker.detectors = OneDetector(LastFrameDetector(frame_seconds, counter))
     worker.process_next()
     return 0
 

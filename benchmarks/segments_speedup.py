@@ -25,45 +25,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import machine
+from _common import FixedCostDetector, OneDetector, machine
 
 POLL_SECONDS = 0.2  # the workers' poll interval (deployed workers use CLOUD_WORKER_POLL_INTERVAL)
-
-
-class FixedCostDetector:
-    """Sleeps `seconds` per frame and reports one box per frame, track 0 (a GPU-bound detector's shape)."""
-
-    name = "fixed-cost"
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-
-    def track(self, frames, fps: float = 30.0):
-        from basketball_analyzer.detections import Detections
-
-        for frame in frames:
-            time.sleep(self.seconds)
-            yield Detections.for_frame(frame.index, [[10, 10, 40, 100]], [0.9], [0])
-
-    def describe(self) -> str:
-        return f"fixed cost {self.seconds * 1000:.1f} ms/frame"
-
-    def close(self) -> None:
-        pass
-
-
-class _Detectors:
-    def __init__(self, detector):
-        self.detector = detector
-
-    def get(self, params):
-        return self.detector
-
-    def preload(self):
-        pass
-
-    def close(self):
-        pass
 
 
 class RequestCounter:
@@ -130,7 +94,7 @@ def run(server, clip: Path, db_url: str, workers: int, frame_seconds: float) -> 
     threads = []
     for i in range(workers):
         worker = CloudWorker(settings, worker_id=f"bench-{i}", stop=stop, storage=storage())
-        worker.detectors = _Detectors(FixedCostDetector(frame_seconds))
+        worker.detectors = OneDetector(FixedCostDetector(frame_seconds))
         threads.append(threading.Thread(target=work, args=(worker,)))
     for t in threads:
         t.start()

@@ -193,6 +193,41 @@ def test_confidence_threshold_filters(street):
     assert (strict.detect(street)[1] >= 0.9).all()
 
 
+def test_each_detector_has_its_own_default_confidence_and_a_run_can_set_one():
+    from basketball_analyzer.detection import DetectorCache
+
+    cache = DetectorCache()
+    try:
+        assert cache.get(DetectionParams(detector="ssd")).confidence_threshold == 0.3
+        assert cache.get(DetectionParams(detector="hog")).confidence_threshold == 0.5
+        assert cache.get(DetectionParams(detector="ssd", confidence_threshold=0.6)).confidence_threshold == 0.6
+    finally:
+        cache.close()
+    # Stored parameters: no confidence means the detector's own, and the key is left out for older workers
+    # (they use their 0.5); a stored value is kept as it is.
+    assert "confidence_threshold" not in DetectionParams().to_dict()
+    assert DetectionParams.from_dict(DetectionParams().to_dict()).confidence_threshold is None
+    assert DetectionParams.from_dict({"confidence_threshold": 0.5}).confidence_threshold == 0.5
+
+
+def test_analyze_without_confidence_stores_what_ssd_finds_at_its_default(sample_clip, tmp_path):
+    from basketball_analyzer.cli import cli
+    from basketball_analyzer.db import transaction
+    from basketball_analyzer.db.detections import load_detections
+
+    runner = CliRunner()
+    found = {}
+    url = f"sqlite:///{tmp_path / 'runs.db'}"  # each run replaces the video's boxes
+    for name, args in (("default", []), ("explicit", ["--confidence", "0.3"]), ("strict", ["--confidence", "0.9"])):
+        result = runner.invoke(cli, ["analyze", str(sample_clip[0]), "--detector", "ssd", *args],
+                               env={"DATABASE_URL": url})
+        assert result.exit_code == 0, result.output
+        with transaction(url) as s:
+            found[name] = load_detections(s, 1)
+    assert len(found["default"]) == len(found["explicit"]) > len(found["strict"])
+    assert found["default"].confidence.min() >= 0.3
+
+
 def _benchmark():
     import importlib.util
 

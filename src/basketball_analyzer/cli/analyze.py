@@ -10,7 +10,7 @@ from .common import build_params, params_options, print_table
 @click.command("analyze")
 @click.argument("video")
 @params_options
-def analyze(video: str, sample_interval: int, confidence: float, detector: str | None,
+def analyze(video: str, sample_interval: int, confidence: float | None, detector: str | None,
             prompts: tuple[str, ...]) -> None:
     """Detect and track players in VIDEO (an id or a path, registered if needed)."""
     from ..analysis import analyze_video, queue_analysis

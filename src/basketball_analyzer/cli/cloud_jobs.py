@@ -51,7 +51,7 @@ def format_age(seconds: float) -> str:
               help="Split the video into segments of about this many minutes (instead of --segments).")
 @params_options
 def cloud_submit(video_id: int | None, video_path: Path | None, segments: int | None,
-                 segment_minutes: float | None, sample_interval: int, confidence: float,
+                 segment_minutes: float | None, sample_interval: int, confidence: float | None,
                  detector: str | None, prompts: tuple[str, ...]) -> None:
     """Upload a video to the bucket and queue a detection job for cloud workers."""
     from ..cloud.submit import submit_job

@@ -94,14 +94,16 @@ def params_options(f: Callable) -> Callable:
                      help='Text prompt for SAM 3 (repeatable). Default: "basketball player".')(f)
     f = click.option("--detector", type=click.Choice(available_detectors()), default=None,
                      help="Detection backend (default: DETECTOR or auto).")(f)
-    f = click.option("--confidence", type=click.FloatRange(0, 1), default=0.5, show_default=True,
-                     help="Minimum detection confidence.")(f)
+    f = click.option("--confidence", type=click.FloatRange(0, 1), default=None,
+                     help="Minimum detection confidence (default: the detector's own: ssd 0.3, hog and "
+                          "sam3 0.5).")(f)
     f = click.option("--sample-interval", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Process every N-th frame.")(f)
     return f
 
 
-def build_params(sample_interval: int, confidence: float, detector: str | None, prompts: tuple[str, ...]):
+def build_params(sample_interval: int, confidence: float | None, detector: str | None,
+                 prompts: tuple[str, ...]):
     """DetectionParams from the shared options, DETECTOR filling in when --detector is absent."""
     from ..config import get_settings
     from ..detection import DEFAULT_PROMPT, DetectionParams

@@ -75,7 +75,7 @@ class _Printer:
               help="Length of the generated sample clip.")
 @params_options
 def demo(video: Path | None, output_dir: Path, local_storage: bool, sample_seconds: float,
-         sample_interval: int, confidence: float, detector: str | None, prompts: tuple[str, ...]) -> None:
+         sample_interval: int, confidence: float | None, detector: str | None, prompts: tuple[str, ...]) -> None:
     """Run the whole cloud flow here: storage, submit, one worker, import, teams, stats, pictures.
 
     With no bucket configured it starts a local S3 server (SeaweedFS) in a temporary folder and stops it at

@@ -15,7 +15,7 @@ def jobs_group() -> None:
 @jobs_group.command("create")
 @click.argument("video")
 @params_options
-def jobs_create(video: str, sample_interval: int, confidence: float, detector: str | None,
+def jobs_create(video: str, sample_interval: int, confidence: float | None, detector: str | None,
                 prompts: tuple[str, ...]) -> None:
     """Queue a detection job for VIDEO (an id or a path, registered if needed)."""
     from ..db import transaction

@@ -128,28 +128,36 @@ def load(queue: "CloudQueue", parent: JobManifest) -> list[tuple[str, JobManifes
 
 def settle(queue: "CloudQueue", job_id: str) -> JobManifest:
     """Roll a segmented job up from its segments: completed when all are, failed when one failed."""
+    settled: list[JobManifest | None] = [None]  # what this call wrote (several workers may settle at once)
+
     def change(m: JobManifest) -> JobManifest | None:
-        if not m.segmented or m.status not in ACTIVE:
-            return None
-        segments = load(queue, m)
-        now = utcnow_iso(queue.storage.now())
-        for i, (seg_id, seg) in enumerate(segments):
-            if seg is None:
-                return m.transition(S.failed, completed_at=now,
-                                    error=f"segment {i + 1}/{len(segments)} ({seg_id}) is missing from the bucket")
-            if seg.status in (S.failed, S.cancelled):
-                why = seg.error or f"it was {seg.status.value}"
-                return m.transition(S.failed, completed_at=now, error=f"{describe(seg)}: {why}"[:2000])
-        if all(seg.status is S.completed for _, seg in segments):
-            return m.transition(S.completed, completed_at=now, frames_processed=m.frames_total or 0,
-                                results_rows=sum(seg.results_rows or 0 for _, seg in segments),
-                                results_sha256=combined_sha256(seg.results_sha256 for _, seg in segments))
-        return None
+        settled[0] = _rolled_up(queue, m)
+        return settled[0]
 
     manifest = queue.update(job_id, change)
-    if manifest.status is not S.pending:
+    if settled[0] is not None:
         log.info("job %s: segments settled it %s", job_id, manifest.status.value)
     return manifest
+
+
+def _rolled_up(queue: "CloudQueue", m: JobManifest) -> JobManifest | None:
+    """The job as its segments say it now is, or None while nothing is to change."""
+    if not m.segmented or m.status not in ACTIVE:
+        return None
+    segments = load(queue, m)
+    now = utcnow_iso(queue.storage.now())
+    for i, (seg_id, seg) in enumerate(segments):
+        if seg is None:
+            return m.transition(S.failed, completed_at=now,
+                                error=f"segment {i + 1}/{len(segments)} ({seg_id}) is missing from the bucket")
+        if seg.status in (S.failed, S.cancelled):
+            why = seg.error or f"it was {seg.status.value}"
+            return m.transition(S.failed, completed_at=now, error=f"{describe(seg)}: {why}"[:2000])
+    if all(seg.status is S.completed for _, seg in segments):
+        return m.transition(S.completed, completed_at=now, frames_processed=m.frames_total or 0,
+                            results_rows=sum(seg.results_rows or 0 for _, seg in segments),
+                            results_sha256=combined_sha256(seg.results_sha256 for _, seg in segments))
+    return None
 
 
 def settle_quietly(queue: "CloudQueue", parent_id: str | None) -> None:

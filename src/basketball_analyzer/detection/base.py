@@ -35,26 +35,30 @@ class DetectionParams:
     """What a detection run is asked to do; stored with local jobs and in cloud job manifests."""
 
     sample_interval: int = 1
-    confidence_threshold: float = 0.5
+    confidence_threshold: float | None = None  # None: the detector's own (`factory.DEFAULT_CONFIDENCE`)
     detector: str = "auto"
     prompts: tuple[str, ...] = field(default=(DEFAULT_PROMPT,))
 
     def __post_init__(self) -> None:
         if int(self.sample_interval) < 1:
             raise ValueError("sample_interval must be >= 1")
-        if not 0.0 <= float(self.confidence_threshold) <= 1.0:
+        if self.confidence_threshold is not None and not 0.0 <= float(self.confidence_threshold) <= 1.0:
             raise ValueError("confidence must be between 0 and 1")
         prompts = tuple(p.strip() for p in self.prompts if p and p.strip())
         if not prompts:
             raise ValueError("at least one non-empty text prompt is needed")
         object.__setattr__(self, "prompts", prompts)
         object.__setattr__(self, "sample_interval", int(self.sample_interval))
-        object.__setattr__(self, "confidence_threshold", float(self.confidence_threshold))
+        if self.confidence_threshold is not None:
+            object.__setattr__(self, "confidence_threshold", float(self.confidence_threshold))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form. No confidence means the detector's own; the key is left out, so a worker from
+        before per-detector defaults uses its 0.5 rather than failing on null."""
         d = asdict(self)
         d["prompts"] = list(self.prompts)
+        if self.confidence_threshold is None:
+            del d["confidence_threshold"]
         return d
 
     @classmethod
@@ -65,7 +69,8 @@ class DetectionParams:
             prompts = [prompts]
         return cls(
             sample_interval=int(data.get("sample_interval", 1)),
-            confidence_threshold=float(data.get("confidence_threshold", 0.5)),
+            confidence_threshold=None if data.get("confidence_threshold") is None
+            else float(data["confidence_threshold"]),
             detector=str(data.get("detector", "auto")),
             prompts=tuple(prompts),
         )

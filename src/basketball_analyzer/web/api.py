@@ -180,7 +180,7 @@ class RunRequest(BaseModel):
 
     video_id: int = Field(ge=1, le=2**31 - 1)
     detector: str = "auto"
-    confidence: float = Field(default=0.5, ge=0, le=1)
+    confidence: float | None = Field(default=None, ge=0, le=1)  # None: the detector's own
     sample_interval: int = Field(default=1, ge=1, le=10_000)
     prompts: list[str] = Field(default_factory=list, max_length=8)
 
