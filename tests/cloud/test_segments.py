@@ -207,8 +207,11 @@ def test_status_shows_each_segment(queue, cloud_settings, game):
     path, _ = game
     job = submit(queue, path, segments=3)
     worker(cloud_settings, "w1").work(max_jobs=1)
+    worker(cloud_settings, "w2").work(max_jobs=1)
     result = CliRunner().invoke(cli, ["cloud", "status", "--segments"])
     assert result.exit_code == 0, result.output
     assert job.job_id in result.output and "processing" in result.output and "3 segments" in result.output
     assert "1/3 frames 0-30" in result.output and "completed" in result.output and "w1" in result.output
     assert "3/3 frames 60-90" in result.output
+    # The job counts each frame once: two segments of 30 frames done, their 15-frame overlaps not added.
+    assert "60/90" in result.output and "45/45" in result.output

@@ -45,7 +45,7 @@ class JobView:
         if self.manifest is None:
             return 0
         if self.segments and self.manifest.status is S.pending:
-            done = [v.frames_done for v in self.segments]
+            done = [v.own_frames_done for v in self.segments]
             return None if None in done else sum(done)
         if self.progress and self.manifest.status is S.processing:
             live = self.progress.get("frames_processed")
@@ -53,6 +53,20 @@ class JobView:
                 return live
             return None
         return self.manifest.frames_processed
+
+    @property
+    def own_frames_done(self) -> int | None:
+        """A segment's frames done without the overlap it decodes first (its job's progress counts each
+        frame once); other jobs' `frames_done`."""
+        done = self.frames_done
+        seg = self.manifest.segment if self.manifest is not None else None
+        if done is None or not seg:
+            return done
+        k = self.manifest.parameters.get("sample_interval")
+        k = k if isinstance(k, int) and not isinstance(k, bool) and k > 0 else 1
+        owned = -(-int(seg["end_frame"]) // k) - -(-int(seg["start_frame"]) // k)  # sampled frames it owns
+        overlap = max(0, (self.manifest.frames_total or owned) - owned)
+        return min(max(0, done - overlap), owned)
 
 
 def list_jobs(queue: "CloudQueue", with_progress: bool = True, threads: int = 8) -> list[JobView]:
