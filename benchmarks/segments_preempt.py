@@ -14,8 +14,8 @@ lease (`--lease` seconds) runs out, finishes the job, and the job is imported an
 frame). Redone = frames the takeover detected that the killed worker had already detected: from the resume
 point less the resume overlap up to the kill point. Without parts (CLOUD_PART_FRAMES=0) a takeover starts
 the segment over and redoes everything up to the kill point: that is the baseline (`--parts 0` measures it).
-The target: redone is at most one part plus the resume overlap (CLOUD_PART_FRAMES + RESUME_OVERLAP_FRAMES);
-a kill while a part uploads adds the one frame already detected after that part.
+The target: redone is at most one part plus the resume overlap (CLOUD_PART_FRAMES + 2 s of frames: 60 at the
+clip's 30 fps); a part is saved as soon as its last frame is detected, so a kill while it uploads adds none.
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args._worker:
         return worker_main(args._worker, args.frame_ms / 1000)
-    from basketball_analyzer.cloud.segments import RESUME_OVERLAP_FRAMES
+    from basketball_analyzer.cloud.segments import resume_overlap_frames
     from basketball_analyzer.cloud.server import LocalS3Server
     from basketball_analyzer.sample import make_sample_clip
 
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         with LocalS3Server(directory=Path(tmp) / "s3") as server:
             for part in (int(x) for x in args.parts.split(",")):
                 rows.append(preempt(server, clip, Path(tmp), part, args))
-    return 0 if report(rows, args, RESUME_OVERLAP_FRAMES) else 1
+    return 0 if report(rows, args, resume_overlap_frames(30.0)) else 1  # the clip is 30 fps
 
 
 def report(rows: list[Outcome], args, overlap: int) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from test_lease import wait_for
 
-from basketball_analyzer.cloud import importer, job as job_module
+from basketball_analyzer.cloud import importer, job as job_module, segments as segments_module
 from basketball_analyzer.cloud.manifest import CloudJobStatus
 from basketball_analyzer.cloud.submit import submit_job
 from basketball_analyzer.config import Settings
@@ -68,7 +68,8 @@ def test_sigkilled_worker_is_resumed_after_its_last_part(queue, game, db_url, mo
     resume = kept[-1]["end_frame"]
     assert resume < 90 and all(p["token"] == before.claim_token for p in kept)
 
-    monkeypatch.setattr(job_module, "RESUME_OVERLAP_FRAMES", 10)
+    assert job.parameters["video_fps"] == 30.0  # recorded at submit: the overlap is in seconds
+    monkeypatch.setattr(segments_module, "RESUME_OVERLAP_SECONDS", 10 / 30)
     takeover = CloudWorker(Settings(), worker_id="takeover")
     with caplog.at_level(logging.INFO, logger="basketball_analyzer"):
         wait_for(lambda: takeover.process_next(), 30, "the lease to expire and the takeover to run")
@@ -119,3 +120,16 @@ def test_a_part_is_saved_as_soon_as_its_last_frame_is_detected(queue, cloud_sett
     # Frames detected when each part was saved: exactly its end (the last piece goes with completion).
     assert saved[:4] == [((a, a + PART), a + PART) for a in range(0, 80, PART)]
     assert saved[4] == ((80, 90), 90) and queue.get(job.job_id)[0].status is S.completed
+
+
+def test_the_resume_overlap_is_time_not_frames():
+    """Two seconds whatever the frame rate (ByteTrack forgets a lost track after one); 30 fps when unknown."""
+    from basketball_analyzer.cloud.manifest import JobManifest, new_job_id
+
+    overlap = segments_module.resume_overlap_frames
+    assert (overlap(30.0), overlap(60.0), overlap(None), overlap(25.0, sample_interval=40)) == (60, 120, 60, 80)
+    job = JobManifest(job_id=new_job_id(), video_id=1, status=S.pending, created_at="2026-11-30T00:00:00Z",
+                      parameters={"video_fps": 59.94})
+    assert job.video_fps == 59.94
+    for junk in ("60", True, -1, float("nan"), 1e9):
+        assert JobManifest(**{**job.__dict__, "parameters": {"video_fps": junk}}).video_fps is None

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import replace
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -24,7 +24,7 @@ from ..exceptions import BballError, ConditionFailed, LeaseLost, ManifestError, 
 from ..lifecycle import JobHandle, ResultsFile
 from .jobfiles import lease_key, video_suffix
 from .manifest import SCHEMA_VERSION, CloudJobStatus, JobManifest, utcnow_iso
-from .segments import RESUME_OVERLAP_FRAMES, combined_sha256, settle_quietly
+from .segments import combined_sha256, resume_overlap_frames, settle_quietly
 
 if TYPE_CHECKING:
     from .queue import CloudQueue
@@ -62,7 +62,7 @@ class CloudJob(JobHandle):
         resume = manifest.resume_from
         if resume is not None:  # a takeover: redo at most one part, tracking again from a little before it
             interval = int(manifest.parameters.get("sample_interval") or 1)
-            self.owned_from, back = resume, max(RESUME_OVERLAP_FRAMES, 2 * interval)
+            self.owned_from, back = resume, resume_overlap_frames(manifest.video_fps, interval)
         end = seg["end_frame"] if seg else None
         self.frame_range = None if (seg, resume) == (None, None) else (max(0, self.owned_from - back), end)
         self._parts_this_claim = 0

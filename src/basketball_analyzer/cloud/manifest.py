@@ -200,6 +200,14 @@ class JobManifest:
         """The bucket key of the job's video, as recorded at submit time."""
         return self.parameters.get("video_key")
 
+    @property
+    def video_fps(self) -> float | None:
+        """The video's frame rate as recorded at submit time, or None (older jobs, or not a sane number)."""
+        value = self.parameters.get("video_fps")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1000:
+            return float(value)
+        return None
+
     def detection_params(self):
         """The run's `DetectionParams` (ManifestError when they do not validate)."""
         from ..detection import DetectionParams

@@ -137,10 +137,11 @@ class CloudQueue(JobQueue):
     def submit(self, video_id: int, video_path: str | os.PathLike, params, *, frames_total: int | None = None,
                on_upload: BytesFn | None = None, video_sha256: str | None = None,
                video_size: int | None = None, plan: "segments.SegmentPlan | None" = None,
-               frames_of: Callable[[int, int], int] | None = None) -> JobManifest:
+               frames_of: Callable[[int, int], int] | None = None, fps: float | None = None) -> JobManifest:
         """Upload a video and queue a pending job for it; returns the manifest. Nothing is left on failure.
 
-        `video_sha256`/`video_size` record which file this is, so import can refuse results for another.
+        `video_sha256`/`video_size` record which file this is, so import can refuse results for another;
+        `fps`, its frame rate, sizes a takeover's overlap.
         A `plan` of more than one segment queues one job per segment under a segmented job
         (`frames_of(start, end)` counts the sampled frames of a segment).
         """
@@ -150,7 +151,7 @@ class CloudQueue(JobQueue):
         manifest = JobManifest(job_id=job_id, video_id=int(video_id), status=S.pending,
                                created_at=utcnow_iso(self.storage.now()),
                                parameters={**params.to_dict(), "video_key": video_key,
-                                           "video_name": path.name},
+                                           "video_name": path.name, **({"video_fps": fps} if fps else {})},
                                frames_total=frames_total, video_sha256=video_sha256, video_size=video_size)
         parts: list[JobManifest] = []
         if plan is not None and plan.count > 1:

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 S = CloudJobStatus
 
-RESUME_OVERLAP_FRAMES = 60
-"""A takeover decodes this many frames before the last part's end, to carry track ids over (2 s at 30 fps)."""
+RESUME_OVERLAP_SECONDS = 2.0
+"""A takeover decodes this much video before the last part's end, to carry track ids over: longer than
+ByteTrack's 1 s memory for a lost track, so the new tracker has caught up by the part's end."""
 OVERLAP_SECONDS = 2.0
 """Each segment also decodes this much of the previous one; track ids are carried across on those frames."""
 AUTO_SEGMENT_MINUTES = 10.0
@@ -60,6 +61,11 @@ def check_options(segments: int | None, segment_minutes: float | None) -> None:
         raise SegmentError(f"--segments must be at least 1, not {segments}")
     if segment_minutes is not None and not segment_minutes > 0:
         raise SegmentError(f"--segment-minutes must be more than 0, not {segment_minutes:g}")
+
+
+def resume_overlap_frames(fps: float | None, sample_interval: int = 1) -> int:
+    """Video frames a takeover decodes before where it resumes (30 fps assumed when the rate is unknown)."""
+    return max(round(RESUME_OVERLAP_SECONDS * (fps or 30.0)), 2 * sample_interval)
 
 
 def plan_segments(frame_count: int, fps: float, *, segments: int | None = None,

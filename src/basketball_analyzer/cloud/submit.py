@@ -42,7 +42,7 @@ def submit_job(queue: CloudQueue, *, params, video_id: int | None = None,
     plan = plan_segments(info.frame_count, info.fps, segments=segments, segment_minutes=segment_minutes,
                          sample_interval=params.sample_interval, overlap_seconds=overlap_seconds)
     return queue.submit(video_id, path, params, frames_total=frames_total, on_upload=on_upload,
-                        video_sha256=sha256, video_size=size, plan=plan,
+                        video_sha256=sha256, video_size=size, plan=plan, fps=info.fps,
                         frames_of=lambda a, b: sampled_frame_count(info, params.sample_interval, (a, b)))
 
 
