@@ -3,57 +3,29 @@ detections are, and a job submitted from the jobs page reaching done."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import threading
 import time
 
 import numpy as np
 import pytest
+from support.browser import CHROMIUM, SKIP_REASON, chromium_page, serving
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed here (scripts/ensure-chromium "
-                                "installs Debian's package); the API tests still ran")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--mute-audio"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 
 
 @pytest.fixture
 def server(stored, db_url, tmp_path):
-    import uvicorn
-
     from basketball_analyzer.config import load_settings
     from basketball_analyzer.web.app import create_app
 
-    port = _free_port()
-    app = create_app(load_settings(database_url=db_url, web_upload_dir=str(tmp_path / "uploads")))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serving(create_app(load_settings(database_url=db_url, web_upload_dir=str(tmp_path / "uploads")))) as url:
+        yield url
 
 
 @pytest.fixture
-def page(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 900})
-        finally:
-            browser.close()
+def page():
+    with chromium_page() as p:
+        yield p
 
 
 def _hex(colour: str) -> np.ndarray:

@@ -6,11 +6,18 @@ Bucket strings are returned as JSON data; the pages put them into the document a
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from pydantic import Field
 
 from ..exceptions import BballError, ConfigError
 from .api import RunRequest
 
 router = APIRouter()
+
+
+class CloudRunRequest(RunRequest):
+    """A run for cloud GPUs: `segments` splits the video (None: automatic, one per 10 minutes over 20)."""
+
+    segments: int | None = Field(default=None, ge=1, le=10_000)
 
 
 def _queue(request: Request):
@@ -27,9 +34,24 @@ def _view(view) -> dict:
     m = view.manifest
     if m is None:
         return {"job_id": view.job_id, "status": "unreadable", "problem": view.problem}
-    return {"job_id": m.job_id, "video_id": m.video_id, "status": m.status.value, "frames_done": view.frames_done,
-            "frames_total": m.frames_total, "worker_id": m.worker_id, "attempts": m.attempts, "error": m.error,
-            "video_name": m.parameters.get("video_name"), "created_at": m.created_at}
+    out = {"job_id": m.job_id, "video_id": m.video_id, "status": view.status, "frames_done": view.frames_done,
+           "frames_total": m.frames_total, "worker_id": m.worker_id, "attempts": m.attempts, "error": m.error,
+           "video_name": m.parameters.get("video_name"), "created_at": m.created_at}
+    if m.segmented:
+        out["segments"] = [_segment(v) for v in view.segments]
+    return out
+
+
+def _segment(view) -> dict:
+    """One segment of a job: its frames, status, progress and worker."""
+    m = view.manifest
+    if m is None or not m.segment:
+        return {"job_id": view.job_id, "status": "unreadable", "problem": view.problem}
+    seg = m.segment
+    return {"job_id": m.job_id, "index": seg.get("index"), "count": seg.get("count"),
+            "start_frame": seg.get("start_frame"), "end_frame": seg.get("end_frame"), "status": view.status,
+            "frames_done": view.frames_done, "frames_total": m.frames_total, "worker_id": m.worker_id,
+            "attempts": m.attempts, "error": m.error}
 
 
 @router.get("/jobs")
@@ -41,13 +63,14 @@ def list_jobs(request: Request) -> list[dict]:
 
 
 @router.post("/jobs", status_code=201)
-def submit(request: Request, body: RunRequest) -> dict:
-    """Upload a registered video and queue a cloud job for it."""
+def submit(request: Request, body: CloudRunRequest) -> dict:
+    """Upload a registered video and queue a cloud job for it (in segments for a long video)."""
     from ..cloud.submit import submit_job
 
     manifest = submit_job(_queue(request), params=body.params(), video_id=body.video_id,
-                          database_url=request.app.state.settings.database_url)
-    return {"job_id": manifest.job_id, "video_id": manifest.video_id, "status": manifest.status.value}
+                          database_url=request.app.state.settings.database_url, segments=body.segments)
+    return {"job_id": manifest.job_id, "video_id": manifest.video_id, "status": manifest.status.value,
+            "segments": len(manifest.segment_ids or []) or 1}
 
 
 @router.post("/jobs/{job_id}/cancel")

@@ -29,12 +29,17 @@ async function refreshCloud() {
     const jobs = await api("/api/cloud/jobs");
     if (!jobs.length) { cloud.replaceChildren(el("p", { class: "muted" }, "No cloud jobs in the bucket.")); return; }
     cloud.replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, ...["job", "video", "status", "progress", "worker", ""].map((h) => el("th", {}, h)))),
-      el("tbody", {}, ...jobs.map((j) => el("tr", {},
-        el("td", {}, j.job_id), el("td", {}, j.video_name || j.video_id || ""), el("td", {}, j.status + (j.error ? `: ${j.error}` : j.problem ? `: ${j.problem}` : "")),
-        el("td", {}, j.frames_total ? bar(j.frames_done / j.frames_total) : ""), el("td", {}, j.worker_id || ""),
+      el("tbody", {}, ...jobs.flatMap((j) => [el("tr", { "data-job": j.job_id, "data-status": j.status },
+        el("td", {}, j.job_id), el("td", {}, j.video_name || j.video_id || ""), el("td", { class: "status" }, j.status + (j.error ? `: ${j.error}` : j.problem ? `: ${j.problem}` : "")),
+        el("td", {}, j.frames_total ? bar(j.frames_done / j.frames_total) : ""), el("td", {}, j.segments ? `${j.segments.length} segments` : j.worker_id || ""),
         el("td", {}, j.status === "completed" ? action("import", `/api/cloud/jobs/${j.job_id}/import`) :
           ["pending", "processing"].includes(j.status) ? action("cancel", `/api/cloud/jobs/${j.job_id}/cancel`) :
-          j.status === "failed" ? action("retry", `/api/cloud/jobs/${j.job_id}/retry`) : ""))))));
+          j.status === "failed" ? action("retry", `/api/cloud/jobs/${j.job_id}/retry`) : "")),
+        // A segmented job's segments, each on its own line: frames, status, progress, worker.
+        ...(j.segments || []).map((s) => el("tr", { class: "segment", "data-segment": s.job_id, "data-status": s.status },
+          el("td", { class: "muted" }, s.index === undefined ? s.job_id : `\u2003${s.index + 1}/${s.count} frames ${s.start_frame}\u2013${s.end_frame}`),
+          el("td", {}, ""), el("td", { class: "status" }, s.status + (s.error ? `: ${s.error}` : s.problem ? `: ${s.problem}` : "")),
+          el("td", {}, s.frames_total ? bar(s.frames_done / s.frames_total) : ""), el("td", {}, s.worker_id || ""), el("td", {}, "")))]))));
   } catch (error) { cloud.replaceChildren(el("p", { class: "muted" }, error.message)); }
 }
 
@@ -43,10 +48,12 @@ function refresh() { refreshLocal(); refreshCloud(); }
 document.getElementById("create").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = new FormData(event.target), status = document.getElementById("create-status");
-  const body = JSON.stringify({ video_id: Number(form.get("video_id")), detector: form.get("detector") });
+  const cloudRun = form.get("where") === "cloud", segments = form.get("segments");
+  const body = JSON.stringify({ video_id: Number(form.get("video_id")), detector: form.get("detector"),
+    ...(cloudRun && segments ? { segments: Number(segments) } : {}) });
   try {
-    const job = await api(form.get("where") === "cloud" ? "/api/cloud/jobs" : "/api/jobs", { method: "POST", body });
-    status.textContent = `Queued job ${job.id ?? job.job_id}.`;
+    const job = await api(cloudRun ? "/api/cloud/jobs" : "/api/jobs", { method: "POST", body });
+    status.textContent = `Queued job ${job.id ?? job.job_id}` + (job.segments > 1 ? ` in ${job.segments} segments.` : ".");
   } catch (error) { status.textContent = error.message; }
   refresh();
 });
