@@ -7,6 +7,7 @@ differs (a transaction, a results file).
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -29,6 +30,7 @@ class RunStats:
     tracks: set[int] = field(default_factory=set)
     seconds: float = 0.0
     detector: str = ""
+    last_frame: int = -1  # the video frame of the last result yielded (the decoder's number for it)
 
     @property
     def fps(self) -> float:
@@ -67,10 +69,18 @@ def run_detection(video_path: str | Path, params: DetectionParams, *, settings: 
     started = time.perf_counter()
     start, end = frame_range or (0, None)
     reader = FrameReader(video_path, sample_interval=params.sample_interval, start=start, end=end)
+    given: deque[int] = deque()  # frames handed to the detector and not yet answered (it may read ahead)
+
+    def frames():
+        for frame in reader:
+            given.append(frame.index)
+            yield frame
+
     try:
         if on_progress:
             on_progress(0, total)
-        for det in detector.track(reader, fps=info.fps / params.sample_interval):
+        for det in detector.track(frames(), fps=info.fps / params.sample_interval):
+            stats.last_frame = given.popleft() if given else stats.last_frame + params.sample_interval
             stats.frames += 1
             stats.detections += len(det)
             stats.tracks.update(det.track_ids())

@@ -9,7 +9,9 @@ legs before it scores a drawing as a person. The whole pipeline can then be chec
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -113,8 +115,12 @@ def render_frame(frame: int, width: int, height: int, players: list[Player],
 
 
 def make_sample_clip(path: str | Path, frames: int = 60, width: int = 640, height: int = 360, fps: int = 30,
-                     players: int = 3, codec: str = "libx264") -> Detections:
-    """Write a synthetic clip to `path` (container from the suffix) and return its ground-truth boxes."""
+                     players: int = 3, codec: str = "libx264", dropped: Iterable[int] = ()) -> Detections:
+    """Write a synthetic clip to `path` (container from the suffix) and return its ground-truth boxes.
+
+    `dropped`: frames left out with a gap in presentation time where they were, as a camera that drops
+    frames writes them (the truth leaves them out too).
+    """
     import av
 
     path = Path(path)
@@ -128,10 +134,16 @@ def make_sample_clip(path: str | Path, frames: int = 60, width: int = 640, heigh
         stream.pix_fmt = "yuv420p"
         if codec == "libx264":
             stream.options = {"crf": "18", "preset": "veryfast"}
+        dropped = set(dropped)
         for i in range(frames):
+            if i in dropped:
+                continue
             img, truth = render_frame(i, width, height, cast, court)
             truths.append(truth)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            if dropped:
+                frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

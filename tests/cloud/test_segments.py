@@ -215,3 +215,28 @@ def test_status_shows_each_segment(queue, cloud_settings, game):
     assert "3/3 frames 60-90" in result.output
     # The job counts each frame once: two segments of 30 frames done, their 15-frame overlaps not added.
     assert "60/90" in result.output and "45/45" in result.output
+
+
+def test_parts_follow_the_decoders_frame_numbers_across_a_dropped_frame(queue, cloud_settings, tmp_path,
+                                                                          monkeypatch):
+    """A camera that drops a frame leaves a gap in presentation time; a seeked decode numbers frames by it.
+    Parts must be cut where the decoder says they are, or the boxes of the frame after each cut are lost."""
+    from basketball_analyzer.detection import DetectionParams
+    from basketball_analyzer.pipeline import run_detection
+
+    path = tmp_path / "dropped.mp4"
+    make_sample_clip(path, frames=150, width=320, height=180, players=2, dropped=[100, 101, 102])
+    monkeypatch.setattr(cloud_settings, "cloud_part_frames", 20)
+    params = DetectionParams(detector="ssd")
+    job = submit_job(queue, video_path=path, params=params, overlap_seconds=OVERLAP, segments=2)
+    assert worker(cloud_settings, "w").work(burst=True) == 2
+    second = segments_of(queue, job.job_id)[1]
+    start, end, overlap = (second.segment[k] for k in ("start_frame", "end_frame", "overlap_frames"))
+    assert len(second.parts) > 2  # cut into parts after the gap too
+
+    importer.import_job(queue.storage, cloud_settings.database_url, job.job_id)
+    with transaction(cloud_settings.database_url) as s:
+        joined = load_detections(s, job.video_id)
+    direct = [d for d in run_detection(path, params, frame_range=(start - overlap, end)) if len(d)]
+    expected = sorted({int(f) for d in direct for f in d.frame_number if f >= start})
+    assert sorted({int(f) for f in joined.frame_number if f >= start}) == expected

@@ -199,7 +199,6 @@ class Worker:
         interval = params.sample_interval
         start, end = job.frame_range or (0, None)
         end = info.frame_count if end is None else min(end, info.frame_count)
-        index = -(-start // interval) * interval - interval  # the video frame of the last box batch
         piece_from = job.owned_from  # results in parts (resume): the first frame of the part being written
 
         def writer(name: str) -> ResultsWriter:
@@ -210,9 +209,10 @@ class Worker:
         try:
             for det in run_detection(video, params, settings=self.settings, info=info, on_progress=on_progress,
                                      stats=stats, detector=detector, frame_range=job.frame_range):
-                index += interval
                 w.write(det)
-                following = index + interval  # a part is saved as soon as its last frame is in it
+                # A part is saved as soon as its last frame is in it. The decoder's own frame numbers say
+                # where: one that skips a frame (a gap in a variable-rate video) must not shift the parts.
+                following = stats.last_frame + interval
                 if job.part_frames and following >= piece_from + job.part_frames and following < end:
                     w.close()
                     job.save_part(ResultsFile(w.path, w.sha256 or "", w.rows, stats.frames, total,
