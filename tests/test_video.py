@@ -77,3 +77,22 @@ def test_truncated_video_errors_in_consumer(tmp_path):
     with pytest.raises(VideoError):
         probe(cut)
         list(FrameReader(cut))
+
+
+def test_a_video_that_dropped_frames_is_numbered_alike_whole_seeked_and_picked(tmp_path):
+    """Frame numbers are presentation times, so a whole run, a segment's seeked run and `frames_at` agree, and
+    no number is given twice, on a video with a gap where three frames were dropped."""
+    from basketball_analyzer.video import frames_at
+
+    path = tmp_path / "dropped.mp4"
+    make_sample_clip(path, frames=150, width=320, height=180, players=2, dropped=[100, 101, 102])
+    whole = [f.index for f in iter_frames(path)]
+    assert whole == sorted(set(whole)) and whole[0] == 0  # increasing: no number twice
+    for start in (40, 55, 90, 110):
+        assert [f.index for f in iter_frames(path, start=start)] == [i for i in whole if i >= start]
+    assert [f.index for f in iter_frames(path, start=55, sample_interval=3)] == \
+        [i for i in whole if i >= 55 and i % 3 == 0]
+    picked = whole[::17]
+    assert [f.index for f in frames_at(path, picked)] == picked
+    images = {f.index: f.image for f in iter_frames(path, start=110)}
+    assert all(np.array_equal(f.image, images[f.index]) for f in frames_at(path, [115, 130]))

@@ -106,9 +106,13 @@ def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: i
                 start: int = 0, end: int | None = None) -> Iterator[Frame]:
     """Decode frames in order on the calling thread, keeping every `sample_interval`-th frame.
 
+    Frames are numbered by presentation time at the stream's average rate, as `frames_at` numbers them, so
+    a run that seeks and one that does not give every frame the same number. For a constant-rate video
+    that is the count from 0; a video that dropped frames has gaps where they were, and of two frames that
+    fall on one number (a variable rate) the first is kept. Without timestamps, frames are counted.
     With `start`/`end`, only frames `start <= index < end` (a segment): it seeks to the keyframe before
-    `start` and decodes forward, numbering frames by presentation time as `frames_at` does. Sampling stays
-    aligned to frame 0, so a segment keeps exactly the frames a whole run would.
+    `start` and decodes forward. Sampling stays aligned to frame 0, so a segment keeps exactly the frames a
+    whole run would.
     """
     if sample_interval < 1:
         raise ValueError("sample_interval must be >= 1")
@@ -119,20 +123,21 @@ def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: i
         ranged = start > 0 and base is not None
         if ranged:
             container.seek(int(first + start / rate / base), stream=stream, backward=True)
-        index, decoded = (-1 if ranged else 0), 0
+        index, last, decoded = -1, -1, 0
         try:
             for frame in container.decode(stream):
-                if ranged:
-                    index = int(round((frame.pts - first) * base * rate)) if frame.pts is not None else index + 1
+                timed = frame.pts is not None and base is not None
+                index = int(round((frame.pts - first) * base * rate)) if timed else index + 1
                 if end is not None and index >= end:
                     break
                 if max_frames is not None and index >= max_frames:
                     break
                 decoded += 1
+                if index <= last:
+                    continue  # a second frame on this number
+                last = index
                 if index >= start and index % sample_interval == 0:
                     yield Frame(index, frame.to_ndarray(format="bgr24"))
-                if not ranged:
-                    index += 1
         except Exception as exc:
             if isinstance(exc, GeneratorExit):
                 raise
