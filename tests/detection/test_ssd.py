@@ -72,6 +72,39 @@ def test_a_person_under_100_px_tall_hog_misses_and_ssd_finds(street, detector):
     assert not len(hog_found) or _iou(SMALL_PEOPLE, hog_found).max() < 0.2
 
 
+def test_tiles_find_more_of_the_labelled_people_and_no_box_of_nothing(street):
+    """Frame 250's hand labels: the two halves of the frame, squeezed less, show people the whole frame misses."""
+    labels = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "vtest_people.json")
+                        .read_text())["frames"]["250"]
+    people = np.array(labels["people"], float)
+    found = {}
+    for tiles in (False, True):
+        boxes, _ = SsdDetector(confidence_threshold=0.5, tiles=tiles).detect(street)
+        iou = _iou(people, boxes)
+        found[tiles] = int((iou.max(axis=1) >= 0.5).sum())
+        assert (iou.max(axis=0) >= 0.3).all()  # every box is on a person
+    assert found[True] > found[False] and found[True] >= 6
+
+
+def test_tiles_are_the_halves_along_the_longer_side_and_a_box_on_a_cut_is_dropped(monkeypatch):
+    from basketball_analyzer.detection.ssd import _tiles
+
+    wide, tall = np.zeros((100, 200, 3), np.uint8), np.zeros((200, 100, 3), np.uint8)
+    assert [(at, t.shape[:2], cut) for at, t, cut in _tiles(wide)] == [((0, 0), (100, 120), [(0, 120)]),
+                                                                       ((80, 0), (100, 120), [(0, 0)])]
+    assert [(at, t.shape[:2], cut) for at, t, cut in _tiles(tall)] == [((0, 0), (120, 100), [(1, 120)]),
+                                                                       ((0, 80), (120, 100), [(1, 0)])]
+    # What each view "finds" (whole frame, left tile, right tile), in its own pixels: a person cut by the
+    # left tile's right edge, one inside it, and one cut by the right tile's left edge.
+    views = iter([(np.empty((0, 4), np.float32), np.empty(0, np.float32)),
+                  (np.array([[100, 10, 120, 60], [20, 10, 40, 60]], np.float32), np.array([0.9, 0.8], np.float32)),
+                  (np.array([[0, 10, 15, 60]], np.float32), np.array([0.7], np.float32))])
+    detector = SsdDetector(tiles=True)
+    monkeypatch.setattr(detector, "_boxes", lambda image: next(views))
+    boxes, conf = detector.detect(wide)
+    assert boxes.tolist() == [[20, 10, 40, 60]] and conf.tolist() == [pytest.approx(0.8)]
+
+
 def test_the_text_graph_gives_the_stored_reference_output(street, detector):
     ref = json.loads((DATA / "vtest_frame250_ssd.json").read_text())
     want = np.array(ref["rows"], float)

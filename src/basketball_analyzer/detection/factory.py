@@ -57,7 +57,7 @@ def create_detector(params: DetectionParams, settings: Settings | None = None) -
     if name == "ssd":
         from .ssd import SsdDetector
 
-        return SsdDetector(confidence_threshold=confidence)
+        return SsdDetector(confidence_threshold=confidence, tiles=settings.ssd_tiles)
     if name == "hog":
         from .hog import HogDetector
 
