@@ -226,7 +226,10 @@ class Worker:
             raise
         job.check()
         self.stop.check()
-        return ResultsFile(w.path, w.sha256 or "", w.rows, stats.frames, max(total, stats.frames), (piece_from, end))
+        # The last piece ends at the video's end, or after its last frame where numbering by time runs past
+        # the frame count a header gave (a variable-rate video).
+        last = (piece_from, max(end, stats.last_frame + interval))
+        return ResultsFile(w.path, w.sha256 or "", w.rows, stats.frames, max(total, stats.frames), last)
 
     def _fail(self, job: JobHandle, message: str, scratch: str | None, frames: int) -> str:
         try:
