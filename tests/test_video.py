@@ -96,3 +96,18 @@ def test_a_video_that_dropped_frames_is_numbered_alike_whole_seeked_and_picked(t
     assert [f.index for f in frames_at(path, picked)] == picked
     images = {f.index: f.image for f in iter_frames(path, start=110)}
     assert all(np.array_equal(f.image, images[f.index]) for f in frames_at(path, [115, 130]))
+
+
+def test_a_run_stops_at_the_frame_count_results_are_checked_against(sample_clip):
+    """Import refuses frame numbers at or past the video's frame count; a stream holding more frames than its
+    header counts (or time-numbered frames running past the count) must not produce them."""
+    from dataclasses import replace
+
+    from basketball_analyzer.detection import DetectionParams
+    from basketball_analyzer.pipeline import RunStats, run_detection
+
+    path, _ = sample_clip
+    info = replace(probe(path), frame_count=25)  # the header says 25; the stream holds 40
+    stats = RunStats()
+    list(run_detection(path, DetectionParams(detector="ssd"), info=info, stats=stats))
+    assert stats.frames == 25 and stats.last_frame == 24

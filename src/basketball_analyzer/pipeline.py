@@ -68,6 +68,9 @@ def run_detection(video_path: str | Path, params: DetectionParams, *, settings: 
     stats.detector = detector.name
     started = time.perf_counter()
     start, end = frame_range or (0, None)
+    # Never past the video's frame count: results numbered beyond it are refused at import (frames are
+    # numbered by time, which can run a frame past a count for a variable-rate video).
+    end = info.frame_count if end is None else min(end, info.frame_count)
     reader = FrameReader(video_path, sample_interval=params.sample_interval, start=start, end=end)
     given: deque[int] = deque()  # frames handed to the detector and not yet answered (it may read ahead)
 
