@@ -48,7 +48,12 @@ def sampled_frame_count(info: VideoInfo, sample_interval: int,
     """How many frames a run with this interval processes (of `frame_range` [start, end) when given)."""
     start, end = frame_range or (0, info.frame_count)
     end = info.frame_count if end is None else min(end, info.frame_count)
-    return max(0, (end + sample_interval - 1) // sample_interval - (start + sample_interval - 1) // sample_interval)
+    return sampled_between(start, end, sample_interval)
+
+
+def sampled_between(start: int, end: int, sample_interval: int) -> int:
+    """How many of the video frames start..end-1 a run keeps (every `sample_interval`-th from frame 0)."""
+    return max(0, -(-end // sample_interval) - -(-start // sample_interval))
 
 
 def run_detection(video_path: str | Path, params: DetectionParams, *, settings: Settings | None = None,

@@ -96,30 +96,29 @@ def join_segments(queue, job: JobManifest, dest: Path) -> Joined:
                 return path
 
             downloads = [pool.submit(download, n) for n in range(len(found))]  # in order, a few at once
-            for n, piece in enumerate(found):
-                try:
+            try:
+                for n, piece in enumerate(found):
                     path = downloads[n].result()
-                except BaseException:
-                    for later in downloads[n:]:
-                        later.cancel()
-                    raise
-                boxes = _read(path, piece)
-                if writer is None:  # the detector's name comes from the first file
-                    writer = ResultsWriter(dest, job_id=job.job_id, video_id=job.video_id,
-                                           detector=read_metadata(path).get("detector", ""))
-                    writer.open()
-                path.unlink()
-                start, end = piece.start_frame, piece.end_frame
-                if piece.restart and n > 0:
-                    shared = boxes[(boxes.frame_number >= start - piece.overlap_frames)
-                                   & (boxes.frame_number < start)]
-                    stitcher.start_window(tail, shared)
-                own = boxes[(boxes.frame_number >= start) & (boxes.frame_number < end)]
-                own.tracker_id = stitcher.to_global(own.tracker_id)
-                writer.write(own)
-                tail = Detections.merge([tail, own])
-                if len(tail):
-                    tail = tail[tail.frame_number > int(tail.frame_number.max()) - TAIL_FRAMES]
+                    boxes = _read(path, piece)
+                    if writer is None:  # the detector's name comes from the first file
+                        writer = ResultsWriter(dest, job_id=job.job_id, video_id=job.video_id,
+                                               detector=read_metadata(path).get("detector", ""))
+                        writer.open()
+                    path.unlink()
+                    start, end = piece.start_frame, piece.end_frame
+                    if piece.restart and n > 0:
+                        shared = boxes[(boxes.frame_number >= start - piece.overlap_frames)
+                                       & (boxes.frame_number < start)]
+                        stitcher.start_window(tail, shared)
+                    own = boxes[(boxes.frame_number >= start) & (boxes.frame_number < end)]
+                    own.tracker_id = stitcher.to_global(own.tracker_id)
+                    writer.write(own)
+                    tail = Detections.merge([tail, own])
+                    if len(tail):
+                        tail = tail[tail.frame_number > int(tail.frame_number.max()) - TAIL_FRAMES]
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # the downloads not yet started are not needed
+                raise
         if writer is None:
             raise ResultsError(f"job {job.job_id} names no results")
         writer.close()

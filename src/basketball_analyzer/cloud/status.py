@@ -64,7 +64,9 @@ class JobView:
             return done
         k = self.manifest.parameters.get("sample_interval")
         k = k if isinstance(k, int) and not isinstance(k, bool) and k > 0 else 1
-        owned = -(-int(seg["end_frame"]) // k) - -(-int(seg["start_frame"]) // k)  # sampled frames it owns
+        from ..pipeline import sampled_between
+
+        owned = sampled_between(int(seg["start_frame"]), int(seg["end_frame"]), k)  # sampled frames it owns
         overlap = max(0, (self.manifest.frames_total or owned) - owned)
         return min(max(0, done - overlap), owned)
 
