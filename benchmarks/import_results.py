@@ -32,7 +32,7 @@ TARGET = 25.0
 
 def write_results_file(path: Path, rows: int) -> tuple[str, float]:
     """A results file as a worker writes it, one frame per `write`; returns its sha256 and write seconds."""
-    from basketball_analyzer.cloud.results import ResultsWriter
+    from basketball_analyzer.results.format import ResultsWriter
 
     game = synthetic_game(rows)
     with timed(rows) as t, ResultsWriter(path, job_id="bench", video_id=1, detector="sam3") as writer:
@@ -46,8 +46,8 @@ def write_results_file(path: Path, rows: int) -> tuple[str, float]:
 def main(argv: list[str] | None = None) -> int:
     """Run both sides and print the comparison; exit 1 when the target ratio is missed."""
     args = parser(__doc__.splitlines()[0], rows=2_000_000, naive_rows=50_000).parse_args(argv)
-    from basketball_analyzer.cloud.importer import import_results_file
-    from basketball_analyzer.cloud.results import read_results
+    from basketball_analyzer.results.ingest import import_results_file
+    from basketball_analyzer.results.format import read_results
     from basketball_analyzer.config import get_settings
     from basketball_analyzer.db import transaction
     from basketball_analyzer.db.detections import count_detections

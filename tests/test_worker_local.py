@@ -137,12 +137,12 @@ def test_a_bad_stored_parameter_fails_that_job_only(db_url, sample_clip):
 
 
 def test_local_results_go_through_the_results_file_and_importer(db_url, sample_clip, monkeypatch):
-    from basketball_analyzer.cloud import importer
     from basketball_analyzer.db.detections import count_detections
+    from basketball_analyzer.results import ingest
 
     calls = []
-    real = importer.import_results_file
-    monkeypatch.setattr(importer, "import_results_file", lambda s, **kw: calls.append(kw) or real(s, **kw))
+    real = ingest.import_results_file
+    monkeypatch.setattr(ingest, "import_results_file", lambda s, **kw: calls.append(kw) or real(s, **kw))
     with transaction(db_url) as s:
         vid = register_video(s, sample_clip[0]).video.id
         jid = create_job(s, vid, DetectionParams(sample_interval=4)).id

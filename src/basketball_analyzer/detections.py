@@ -19,6 +19,26 @@ LABEL_KEY = "label"
 """`Detections.data` key of the per-box label (a string array)."""
 MAX_LABEL_LENGTH = 64
 """Longest label stored (the database column is this wide)."""
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+"""The range of stored integers (frame numbers, track ids): the results files' int32 columns and the
+database's INTEGER columns alike."""
+
+
+def fits_int32(value) -> bool:
+    """True when `value` (an int or a numpy array of them) fits a stored integer column."""
+    if isinstance(value, np.ndarray):
+        return not len(value) or (int(value.min()) >= INT32_MIN and int(value.max()) <= INT32_MAX)
+    return isinstance(value, int) and INT32_MIN <= value <= INT32_MAX
+
+
+def check_labels(labels: np.ndarray) -> np.ndarray:
+    """The distinct labels of a label column, after checking each is a 1..64-character string."""
+    # A set, not np.unique: hashing a few repeated strings is ~10x faster than sorting them.
+    distinct = set(labels.tolist())
+    for label in distinct:
+        if not isinstance(label, str) or not 0 < len(label) <= MAX_LABEL_LENGTH:
+            raise ValueError(f"label {str(label)[:80]!r} is not a string of 1..{MAX_LABEL_LENGTH} characters")
+    return np.array(sorted(distinct), dtype=object)
 
 
 @dataclass

@@ -162,7 +162,7 @@ class DatabaseJob(JobHandle):
 
     def complete(self, results: ResultsFile) -> None:
         """Store the results through the importer and mark the job completed, in one transaction."""
-        from .cloud.importer import import_results_file
+        from .results.ingest import import_results_file
         with transaction(self.url) as s:
             job = get_job(s, self.id)
             if job.status != JobStatus.processing.value or job.worker_id != self.worker_id:

@@ -38,7 +38,7 @@ class JobStatus(str, Enum):
 
 @dataclass(frozen=True)
 class ResultsFile:
-    """A finished results file (cloud/results.py format) and what the writer counted while writing it."""
+    """A finished results file (`results.format`) and what the writer counted while writing it."""
 
     path: Path
     sha256: str

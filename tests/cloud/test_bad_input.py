@@ -12,7 +12,7 @@ from test_import import boxes, completed_job, stored
 
 from basketball_analyzer.cli import cli
 from basketball_analyzer.cloud import importer
-from basketball_analyzer.cloud.results import ResultsWriter
+from basketball_analyzer.results.format import ResultsWriter
 from basketball_analyzer.cloud.storage import CloudStorage
 from basketball_analyzer.config import get_settings
 from basketball_analyzer.db import transaction

@@ -20,7 +20,7 @@ from cloudutil import hog_params
 from basketball_analyzer.cloud.status import list_jobs
 from basketball_analyzer.cloud.jobfiles import LEASE_PREFIX
 from basketball_analyzer.cloud.manifest import CloudJobStatus
-from basketball_analyzer.cloud.results import read_metadata
+from basketball_analyzer.results.format import read_metadata
 from basketball_analyzer.video import sha256_file
 
 WORKERS = 8

@@ -13,7 +13,7 @@ from cloudutil import count_requests, hog_params
 from test_lease import wait_for
 
 from basketball_analyzer.cloud.manifest import CloudJobStatus
-from basketball_analyzer.cloud.results import read_results
+from basketball_analyzer.results.format import read_results
 from basketball_analyzer.sample import make_sample_clip
 from basketball_analyzer.worker.cloud import CloudWorker
 

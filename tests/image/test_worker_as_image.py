@@ -37,7 +37,7 @@ def image_env(dockerfile, **overrides: str) -> dict[str, str]:
 def test_worker_processes_one_job_as_the_image_would(dockerfile, tiny_model, tmp_path):
     from basketball_analyzer.cloud.manifest import CloudJobStatus
     from basketball_analyzer.cloud.queue import CloudQueue
-    from basketball_analyzer.cloud.results import read_metadata, read_results
+    from basketball_analyzer.results.format import read_metadata, read_results
     from basketball_analyzer.cloud.server import LocalS3Server
     from basketball_analyzer.cloud.storage import CloudStorage
     from basketball_analyzer.cloud.submit import submit_job

@@ -1,35 +1,29 @@
-"""Storing results files in `player_detections`: the one path every run's detections take into the database.
+"""Importing cloud jobs: download (or join) a completed job's results, store them, mark the job imported.
 
-`import_results_file` is called for cloud jobs (by `import_job`) and for local runs (by `analyze` and the
-local worker). Before it writes a row it checks that the file is the one expected (checksum), is for this
-video and job (the ids embedded in the file, the video's sha256 and size from the manifest), and stays
-inside the caps (file size, rows per frame); an empty result replaces a video's detections only when the
-caller says the run processed frames and found nothing. Any refusal is one line and writes nothing.
-
-Crash safety for cloud jobs comes from the order of the steps. The boxes and the ledger row
-(`cloud_imports`) are written in one transaction; the manifest is marked `imported` only after that
-commits, and the bucket is cleaned only after that. A crash anywhere leaves either nothing (rolled back) or
-a ledger row that makes the next attempt skip straight to the steps that are still missing, so each
-detection is stored exactly once.
+The database step is `results.ingest.import_results_file`, the gate every run passes. Crash safety comes
+from the order of the steps: the boxes and the ledger row (`cloud_imports`) commit together; the manifest
+is marked `imported` only after that commit, and the bucket is cleaned only after that. A crash anywhere
+leaves either nothing or a ledger row that makes the next attempt skip straight to the steps that are
+still missing, so each detection is stored exactly once.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from ..db.detections import count_detections, replace_detections
-from ..db.models import CloudImport, Video, fits_int32
-from ..exceptions import BballError, JobError, ManifestError, NotFound, ResultsError, StorageError, WrongVideo
-from ..logs import printable
-from .results import count_rows, read_metadata, read_results, verify_checksum
+from ..db import transaction
+from ..exceptions import (BballError, JobError, ManifestError, NotFound, ResultsError, StorageError,
+                          StorageUnavailable)
+from ..results.ingest import ImportLimits, ImportOutcome, find_import, import_results_file, registered_video
+from .jobfiles import manifest_key, own_key
+from .manifest import CloudJobStatus, validate_job_id
+from .queue import CloudQueue
+from .segments import delete_files
+from .status import list_jobs
+from .storage import CloudStorage
 
 log = logging.getLogger(__name__)
 
@@ -37,181 +31,21 @@ ImportProgressFn = Callable[[int, int, "ImportOutcome | None"], None]
 """Called as `on_progress(jobs_done, jobs_total, outcome_of_the_job_just_done)`."""
 
 
-@dataclass(frozen=True)
-class ImportLimits:
-    """Caps checked before an import writes anything (settings RESULTS_MAX_BYTES, …_ROWS_PER_FRAME,
-    MANIFEST_MAX_BYTES)."""
-
-    max_bytes: int = 1024**3
-    max_rows_per_frame: int = 500
-    manifest_max_bytes: int = 1024**2
-
-    @classmethod
-    def from_settings(cls, settings=None) -> "ImportLimits":
-        """The configured caps."""
-        if settings is None:
-            from ..config import get_settings
-
-            settings = get_settings()
-        return cls(settings.results_max_bytes, settings.results_max_rows_per_frame, settings.manifest_max_bytes)
+def _queue(source: CloudQueue | CloudStorage) -> CloudQueue:
+    """The queue to import from: the caller's, or one on the caller's bucket."""
+    return source if isinstance(source, CloudQueue) else CloudQueue(source)
 
 
-@dataclass
-class ImportOutcome:
-    """What importing one job did: `rows` stored (or already there when `already_imported`)."""
-
-    cloud_job_id: str
-    video_id: int
-    rows: int
-    already_imported: bool
-    seconds: float = 0.0
-    cleaned_up: bool = False
-    error: str | None = None
-
-    @property
-    def rows_per_second(self) -> float:
-        """Import speed; 0 when nothing was written."""
-        return self.rows / self.seconds if self.seconds > 0 and not self.already_imported else 0.0
-
-
-def find_import(session: Session, cloud_job_id: str) -> CloudImport | None:
-    """The ledger row of a cloud job, if its results were imported into this database."""
-    return session.execute(
-        select(CloudImport).where(CloudImport.cloud_job_id == cloud_job_id)
-    ).scalar_one_or_none()
-
-
-def registered_video(session: Session, video_id: int, job: str) -> Video:
-    """The video a job's results are for; `NotFound` (one line) when this database has no such video."""
-    if not fits_int32(video_id):
-        raise NotFound(f"{job} is for video {printable(str(video_id), 40)}, beyond the database's id range; "
-                       "it cannot be a video of this database")
-    video = session.get(Video, video_id)
-    if video is None:
-        raise NotFound(f"{job} is for video {video_id}, which is not registered in this database "
-                       "(see `bball video list`)")
-    return video
-
-
-def import_results_file(session: Session, *, video_id: int, results_path: str | Path, expected_sha256: str,
-                        cloud_job_id: str | None = None, job_id: int | None = None,
-                        frame_count: int | None = None, results_key: str = "", frames_processed: int = 0,
-                        expected_rows: int | None = None, video_sha256: str | None = None,
-                        video_size: int | None = None, limits: ImportLimits | None = None,
-                        ledger_sha256: str | None = None) -> ImportOutcome:
-    """Store a verified results file as the video's detections (and, for a cloud job, its ledger row).
-
-    Runs in the caller's transaction and does not commit. A cloud job already imported with the same
-    sha256 is a no-op. `job_id` is the local job (`local-<id>` is then the file's embedded job id);
-    `expected_rows`, `video_sha256` and `video_size` come from the manifest when the caller has one.
-    An empty file is refused unless `frames_processed > 0` and, for a cloud job, `expected_rows == 0`: the
-    run looked at frames and saw nobody (a local run's file was written by this machine, so its own count
-    stands in for a manifest's). `frame_count` defaults to the video's. Every refusal raises before the first
-    row is written, except a bad row deep in the file, whose error the caller's rollback undoes.
-    `ledger_sha256` is what the ledger records instead of the file's sha256 (a joined file's own changes).
-    """
-    started = time.perf_counter()
-    label = f"cloud job {cloud_job_id}" if cloud_job_id else f"job {job_id}" if job_id is not None else "run"
-    entry = find_import(session, cloud_job_id) if cloud_job_id else None  # the ledger is for cloud jobs
-    if entry is not None and entry.results_sha256 == expected_sha256:
-        return ImportOutcome(cloud_job_id, entry.video_id, int(entry.detections), already_imported=True)
-    video = registered_video(session, video_id, label)
-    _check_video_identity(video, label, video_sha256, video_size)
-    if frame_count is None:
-        frame_count = video.frame_count
-    limits = limits or ImportLimits.from_settings()
-    rows = _check_file(Path(results_path), label, video_id, cloud_job_id, job_id, frame_count, limits,
-                       expected_sha256)
-    if expected_rows is not None and rows != expected_rows:
-        raise ResultsError(f"results of {label} hold {rows:,} rows but the job reported {expected_rows:,}; "
-                           "refusing them")
-    declared = expected_rows if expected_rows is not None or cloud_job_id else rows
-    if rows == 0 and not (declared == 0 and frames_processed > 0):
-        held = count_detections(session, video_id)
-        raise ResultsError(f"results of {label} are empty, but the job does not report processed frames with "
-                           f"no detections; refusing to replace video {video_id}'s {held:,} detections")
-    # The checksum was verified above; a bad row raises inside replace_detections (the caller rolls back).
-    batches = read_results(results_path, expected_sha256=None, frame_count=frame_count,
-                           max_rows_per_frame=limits.max_rows_per_frame)
-    stored = replace_detections(session, video_id, batches, job_id=job_id, cloud_job_id=cloud_job_id)
-    expected_sha256 = ledger_sha256 or expected_sha256  # a segmented job: the identity of its segments' files
-    if cloud_job_id is None:
-        return ImportOutcome(f"local-{job_id}", video_id, stored, already_imported=False,
-                             seconds=time.perf_counter() - started)
-    if entry is None:
-        entry = CloudImport(cloud_job_id=cloud_job_id, video_id=video_id)
-        session.add(entry)
-    entry.results_key = results_key
-    entry.results_sha256 = expected_sha256
-    entry.detections = stored
-    entry.frames_processed = frames_processed
-    _record(session, entry)
-    return ImportOutcome(cloud_job_id, video_id, stored, already_imported=False,
-                         seconds=time.perf_counter() - started)
-
-
-def _check_video_identity(video: Video, label: str, sha256: str | None, size: int | None) -> None:
-    """Refuse results computed on another file than the registered video (manifests before the identity
-    fields carry neither, and are checked by frame range only)."""
-    if sha256 is not None and str(sha256).lower() != video.sha256:
-        raise WrongVideo(f"{label} ran on a different file than video {video.id} ({video.file_name}): its "
-                         f"sha256 is {printable(str(sha256), 16)[:12]}…, the video's {video.sha256[:12]}…; "
-                         "nothing imported")
-    if size is not None and int(size) != int(video.size_bytes):
-        raise WrongVideo(f"{label} ran on a file of {int(size):,} bytes, but video {video.id} "
-                         f"({video.file_name}) has {int(video.size_bytes):,}; nothing imported")
-
-
-def _check_file(path: Path, label: str, video_id: int, cloud_job_id: str | None, job_id: int | None,
-                frame_count: int, limits: ImportLimits, expected_sha256: str) -> int:
-    """Size cap, checksum, embedded ids and row cap (from the footer: no row read); returns its rows."""
-    if not path.is_file():
-        raise ResultsError(f"results file not found: {path}")
-    size = path.stat().st_size
-    if size > limits.max_bytes:
-        raise ResultsError(f"results of {label} are {size:,} bytes, over RESULTS_MAX_BYTES "
-                           f"({limits.max_bytes:,}); refusing them")
-    verify_checksum(path, expected_sha256)
-    meta = read_metadata(path)
-    expected_job = cloud_job_id if cloud_job_id else f"local-{job_id}" if job_id is not None else None
-    embedded_job, embedded_video = meta.get("job_id", ""), meta.get("video_id", "")
-    if expected_job is not None and embedded_job != expected_job:
-        raise ResultsError(f"results of {label} say they are of job {printable(embedded_job, 40)!r}; "
-                           "refusing results of another job")
-    if embedded_video != str(video_id):
-        raise WrongVideo(f"results of {label} say they are of video {printable(embedded_video, 40)!r}, not "
-                         f"video {video_id}; nothing imported")
-    rows = count_rows(path)
-    cap = limits.max_rows_per_frame * max(int(frame_count), 1)
-    if rows > cap:
-        raise ResultsError(f"results of {label} hold {rows:,} rows, more than RESULTS_MAX_ROWS_PER_FRAME "
-                           f"({limits.max_rows_per_frame}) x the video's {frame_count:,} frames; refusing them")
-    return rows
-
-
-def _record(session: Session, entry: CloudImport) -> None:
-    """Write the ledger row (its own step so tests can crash right here)."""
-    from ..db.models import utcnow
-
-    entry.imported_at = utcnow()
-    session.flush()
-
-
-def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = False,
+def import_job(source: CloudQueue | CloudStorage, db_url: str | None, job_id: str, *, cleanup: bool = False,
                limits: ImportLimits | None = None) -> ImportOutcome:
     """Import one completed cloud job into the database at `db_url`, then mark it imported (and clean up).
 
-    Safe to run again after a crash at any step: the ledger makes the database step happen once, and the
-    manifest and clean-up steps are finished by whichever run gets there.
+    `source` is the bucket's queue (or its storage). Safe to run again after a crash at any step: the
+    ledger makes the database step happen once, and the manifest and clean-up steps are finished by
+    whichever run gets there.
     """
-    from ..db import transaction
-    from .manifest import CloudJobStatus
-    from .jobfiles import manifest_key
-    from .manifest import validate_job_id
-    from .queue import CloudQueue
-    from .segments import delete_files
-
-    queue = CloudQueue(storage)
+    queue = _queue(source)
+    storage = queue.storage
     limits = limits or ImportLimits.from_settings()
     size = storage.object_size(manifest_key(validate_job_id(job_id)))  # one HEAD, before reading it
     if size is not None and size > limits.manifest_max_bytes:
@@ -247,11 +81,7 @@ def import_job(storage, db_url: str | None, job_id: str, *, cleanup: bool = Fals
     return outcome
 
 
-def _download_and_import(queue, db_url: str | None, manifest, limits: ImportLimits) -> ImportOutcome:
-    from ..db import transaction
-    from .jobfiles import own_key
-    from .manifest import CloudJobStatus
-
+def _download_and_import(queue: CloudQueue, db_url: str | None, manifest, limits: ImportLimits) -> ImportOutcome:
     job_id = manifest.job_id
     if manifest.segmented or manifest.parts:
         return _join_and_import(queue, db_url, manifest, limits)
@@ -277,9 +107,8 @@ def _download_and_import(queue, db_url: str | None, manifest, limits: ImportLimi
                 video_sha256=manifest.video_sha256, video_size=manifest.video_size, limits=limits)
 
 
-def _join_and_import(queue, db_url: str | None, manifest, limits: ImportLimits) -> ImportOutcome:
+def _join_and_import(queue: CloudQueue, db_url: str | None, manifest, limits: ImportLimits) -> ImportOutcome:
     """Join a job's segments and parts into one file (ids carried across) and import that."""
-    from ..db import transaction
     from .joining import join_segments
 
     with tempfile.TemporaryDirectory(prefix="bball-import-") as tmp:
@@ -292,23 +121,18 @@ def _join_and_import(queue, db_url: str | None, manifest, limits: ImportLimits) 
                 limits=limits, ledger_sha256=manifest.results_sha256)
 
 
-def _mark_imported(queue, job_id: str) -> None:
+def _mark_imported(queue: CloudQueue, job_id: str) -> None:
     """Set the manifest to `imported` (its own step so tests can crash right before it)."""
     queue.mark_imported(job_id)
 
 
-def importable_jobs(storage, db_url: str | None, *, cleanup: bool = False,
+def importable_jobs(source: CloudQueue | CloudStorage, db_url: str | None, *, cleanup: bool = False,
                     unreadable: dict[str, str] | None = None) -> list[str]:
     """Ids of completed jobs, plus (with `cleanup`) imported ones in this ledger whose files remain.
 
     Jobs whose manifest cannot be read are added to `unreadable` (job id -> why) when it is given.
     """
-    from ..db import transaction
-    from .manifest import CloudJobStatus
-    from .queue import CloudQueue
-    from .status import list_jobs
-
-    views = list_jobs(CloudQueue(storage), with_progress=False)
+    views = list_jobs(_queue(source), with_progress=False)
     if unreadable is not None:
         unreadable.update({v.job_id: v.problem or "unreadable manifest" for v in views if v.manifest is None})
     ids = [v.job_id for v in views if v.manifest and v.manifest.status is CloudJobStatus.completed]
@@ -320,14 +144,15 @@ def importable_jobs(storage, db_url: str | None, *, cleanup: bool = False,
     return sorted(ids)
 
 
-def import_all(storage, db_url: str | None, *, cleanup: bool = False,
+def import_all(source: CloudQueue | CloudStorage, db_url: str | None, *, cleanup: bool = False,
                on_progress: ImportProgressFn | None = None) -> list[ImportOutcome]:
     """Import every completed job, oldest first. A job that fails is reported in its outcome's `error`
     and the rest still run; problems that are not one job's fault (database, bucket down) stop the run.
     A job whose manifest cannot be read (malformed, or written by a newer bball) is reported as failed too:
     it may hold results no one will otherwise notice."""
+    queue = _queue(source)  # one queue for the whole run
     unreadable: dict[str, str] = {}
-    ids = importable_jobs(storage, db_url, cleanup=cleanup, unreadable=unreadable)
+    ids = importable_jobs(queue, db_url, cleanup=cleanup, unreadable=unreadable)
     limits = ImportLimits.from_settings()
     outcomes = [ImportOutcome(job_id, 0, 0, already_imported=False, error=f"manifest unreadable: {why}")
                 for job_id, why in unreadable.items()]
@@ -335,12 +160,12 @@ def import_all(storage, db_url: str | None, *, cleanup: bool = False,
         on_progress(0, len(ids), None)
     for done, job_id in enumerate(ids, start=1):
         try:
-            outcome = import_job(storage, db_url, job_id, cleanup=cleanup, limits=limits)
+            outcome = import_job(queue, db_url, job_id, cleanup=cleanup, limits=limits)
         except BballError as exc:
             if not _job_fault(exc):
                 raise
             log.info("job %s not imported: %s", job_id, exc)  # the caller reports it
-            outcome = ImportOutcome(job_id, _video_of(storage, job_id), 0, already_imported=False,
+            outcome = ImportOutcome(job_id, _video_of(queue, job_id), 0, already_imported=False,
                                     error=str(exc))
         outcomes.append(outcome)
         if on_progress:
@@ -348,20 +173,16 @@ def import_all(storage, db_url: str | None, *, cleanup: bool = False,
     return outcomes
 
 
-def _video_of(storage, job_id: str) -> int:
+def _video_of(queue: CloudQueue, job_id: str) -> int:
     """The video id a job names (0 when its manifest cannot be read), for the report of a failed import."""
-    from .queue import CloudQueue
-
     try:
-        return CloudQueue(storage).get(job_id)[0].video_id
+        return queue.get(job_id)[0].video_id
     except BballError:
         return 0
 
 
 def _job_fault(exc: BballError) -> bool:
     """Errors that concern one job (bad results, unknown video, changed state), not the whole run."""
-    from ..exceptions import StorageUnavailable
-
     if isinstance(exc, (ResultsError, ManifestError, NotFound, JobError)):
         return True
     return isinstance(exc, StorageError) and not isinstance(exc, StorageUnavailable)

@@ -21,7 +21,7 @@ from ..detections import Detections
 from ..exceptions import ResultsError
 from .jobfiles import own_key
 from .manifest import JobManifest
-from .results import ResultsWriter, read_metadata, read_results
+from ..results.format import ResultsWriter, read_metadata, read_results
 from .segments import describe, load
 
 

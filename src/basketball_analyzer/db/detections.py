@@ -15,8 +15,8 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ..detections import DEFAULT_LABEL, LABEL_KEY, MAX_LABEL_LENGTH, Detections
-from .models import PlayerDetection, fits_int32
+from ..detections import DEFAULT_LABEL, LABEL_KEY, Detections, check_labels, fits_int32
+from .models import PlayerDetection
 
 _COLUMNS = ("video_id", "job_id", "cloud_job_id", "label", "frame_number", "tracking_id", "bbox_x", "bbox_y",
             "bbox_width", "bbox_height", "confidence_score")
@@ -45,16 +45,6 @@ def insert_detections(session: Session, video_id: int, detections: Detections, j
     else:
         _insert_sqlite(raw, constants, detections)
     return n
-
-
-def check_labels(labels: np.ndarray) -> np.ndarray:
-    """The distinct labels of a label column, after checking each is a 1..64-character string."""
-    # A set, not np.unique: hashing a few repeated strings is ~10x faster than sorting them.
-    distinct = set(labels.tolist())
-    for label in distinct:
-        if not isinstance(label, str) or not 0 < len(label) <= MAX_LABEL_LENGTH:
-            raise ValueError(f"label {str(label)[:80]!r} is not a string of 1..{MAX_LABEL_LENGTH} characters")
-    return np.array(sorted(distinct), dtype=object)
 
 
 def _label_groups(detections: Detections) -> Iterator[tuple[str, Detections]]:

@@ -169,7 +169,7 @@ class Worker:
         return "completed"
 
     def _run(self, job: JobHandle, scratch: Path, stats) -> ResultsFile:
-        from ..cloud.results import ResultsWriter
+        from ..results.format import ResultsWriter
         from ..pipeline import run_detection, sampled_frame_count
         from ..video import probe
 

@@ -1,4 +1,4 @@
-"""Results files: a worker's `Detections` as Parquet (zstd), written as frames arrive, read back verified.
+"""The results file format: a run's `Detections` as Parquet (zstd), written as frames arrive, read back verified.
 
 The columns are `Detections.columns()` plus each box's `label` (the `player_detections` layout), so
 pandas, DuckDB or `pyarrow.parquet` read a results file as it is. The file's key-value metadata says which
@@ -18,9 +18,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..db.detections import check_labels
-from ..db.models import fits_int32
-from ..detections import Detections
+from ..detections import Detections, check_labels, fits_int32
 from ..exceptions import ResultsError
 from ..video import sha256_file
 

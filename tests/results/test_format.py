@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from basketball_analyzer.cloud.results import COLUMNS, ResultsWriter, read_metadata, read_results
+from basketball_analyzer.results.format import COLUMNS, ResultsWriter, read_metadata, read_results
 from basketball_analyzer.detections import Detections
 from basketball_analyzer.exceptions import ResultsError
 from basketball_analyzer.video import sha256_file
