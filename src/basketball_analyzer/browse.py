@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from .db.analytics import CourtCalibration, Track
 from .db.models import DetectionJob, PlayerDetection, Video
 from .exceptions import BballError, NotFound
+from .videos import video_timing
 
 MAX_FRAME_RANGE = 3000
 """Frames one detections request may cover (100 s at 30 fps): a two-hour game streams in chunks."""
@@ -38,14 +39,18 @@ class VideoSummary:
     teams: bool
     calibrated: bool
     latest_job: dict | None
+    timing: dict  # videos.Timing: how the browser maps a presentation time to frame N
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return dict(self.__dict__)
 
 
-def summaries(session: Session, video_ids: list[int] | None = None, counts: bool = True) -> list[VideoSummary]:
+def summaries(session: Session, video_ids: list[int] | None = None, counts: bool = True,
+              times: bool = False) -> list[VideoSummary]:
     """Summaries of the given videos (all when None), by id; counts in two grouped queries.
+
+    A variable-rate video's every frame time (`timing.times`, 8 bytes a frame) comes only with `times=True`.
 
     Counting a two-hour game's boxes takes about a second; `counts=False` skips it (the counts read -1) for
     the viewer, which needs only the video's size and rate to start playing.
@@ -77,12 +82,19 @@ def summaries(session: Session, video_ids: list[int] | None = None, counts: bool
     return [VideoSummary(v.id, v.file_name, v.frame_count, v.fps, v.width, v.height, v.duration,
                          int(boxes.get(v.id, 0)) if counts else -1, int(tracks.get(v.id, 0)) if counts else -1,
                          v.id in teamed, v.id in calibrated,
-                         latest.get(v.id)) for v in videos]
+                         latest.get(v.id), _timing(v, times)) for v in videos]
+
+
+def _timing(video: Video, times: bool) -> dict:
+    timing = video_timing(video).to_dict()
+    if not times:
+        timing["times"] = None
+    return timing
 
 
 def summary(session: Session, video_id: int, counts: bool = True) -> VideoSummary:
     """One video's summary, or `NotFound`."""
-    found = summaries(session, [video_id], counts)
+    found = summaries(session, [video_id], counts, times=True)
     if not found:
         raise NotFound(f"no video with id {video_id}")
     return found[0]

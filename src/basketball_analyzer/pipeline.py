@@ -65,7 +65,7 @@ def run_detection(video_path: str | Path, params: DetectionParams, *, settings: 
     Pass `stats` to have it filled in as the run goes; pass `detector` to reuse a loaded model;
     `frame_range` (start, end) runs one segment of the video only.
     """
-    info = info or probe(video_path)
+    info = info or probe(video_path, exact=True)
     total = sampled_frame_count(info, params.sample_interval, frame_range)
     own = detector is None
     detector = detector or create_detector(params, settings)
@@ -73,8 +73,8 @@ def run_detection(video_path: str | Path, params: DetectionParams, *, settings: 
     stats.detector = detector.name
     started = time.perf_counter()
     start, end = frame_range or (0, None)
-    # Never past the video's frame count: results numbered beyond it are refused at import (frames are
-    # numbered by time, which can run a frame past a count for a variable-rate video).
+    # Never past the video's frame count: results numbered beyond it are refused at import (a stream can
+    # hold more frames than a header, or an older registration, counted).
     end = info.frame_count if end is None else min(end, info.frame_count)
     reader = FrameReader(video_path, sample_interval=params.sample_interval, start=start, end=end)
     given: deque[int] = deque()  # frames handed to the detector and not yet answered (it may read ahead)

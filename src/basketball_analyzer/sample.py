@@ -114,12 +114,39 @@ def render_frame(frame: int, width: int, height: int, players: list[Player],
     return img, truth
 
 
-def make_sample_clip(path: str | Path, frames: int = 60, width: int = 640, height: int = 360, fps: int = 30,
-                     players: int = 3, codec: str = "libx264", dropped: Iterable[int] = ()) -> Detections:
+TIME_BASE = Fraction(1, 90000)
+"""The sample clips' timestamp unit (MPEG's 90 kHz clock): any rate's frame times land within 6 µs."""
+
+
+def frame_times(frames: int, fps: float | Fraction = 30, dropped: Iterable[int] = (), start_time: float = 0.0,
+                variable: bool = False) -> list[tuple[int, float]]:
+    """(drawn frame, presentation time in s) of each frame a clip holds, in order.
+
+    `dropped`: drawn frames left out with a gap in presentation time where they were, as a camera that drops
+    frames writes them. `start_time`: the first frame's timestamp (phone and broadcast files rarely start at 0).
+    `variable`: gaps between frames vary from 0.6 to 1.4 of the nominal one (a phone's variable rate), with
+    the drawing following time, as a real scene does.
+    """
+    period = 1 / float(fps)
+    skip = set(dropped)
+    out, t = [], start_time
+    for i in range(frames):
+        if i not in skip:
+            out.append((i, t))
+        t += period * (1 + 0.4 * math.sin(i * 1.7)) if variable else 0
+    if not variable:
+        out = [(i, start_time + i * period) for i, _ in out]
+    return out
+
+
+def make_sample_clip(path: str | Path, frames: int = 60, width: int = 640, height: int = 360,
+                     fps: int | Fraction = 30, players: int = 3, codec: str = "libx264",
+                     dropped: Iterable[int] = (), start_time: float = 0.0, variable: bool = False) -> Detections:
     """Write a synthetic clip to `path` (container from the suffix) and return its ground-truth boxes.
 
-    `dropped`: frames left out with a gap in presentation time where they were, as a camera that drops
-    frames writes them (the truth leaves them out too).
+    `fps` may be a fraction (30000/1001); `dropped`, `start_time` and `variable` make the timestamps real
+    files have (see `frame_times`). The truth is numbered as the product numbers frames: the N-th frame in
+    the file is frame N, whichever drawn frame it shows.
     """
     import av
 
@@ -128,21 +155,22 @@ def make_sample_clip(path: str | Path, frames: int = 60, width: int = 640, heigh
     cast = default_players(width, height, players)
     court = draw_court(width, height)
     truths = []
+    plain = not (set(dropped) or start_time or variable)
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
+        if not plain:
+            stream.codec_context.time_base = TIME_BASE
         if codec == "libx264":
             stream.options = {"crf": "18", "preset": "veryfast"}
-        dropped = set(dropped)
-        for i in range(frames):
-            if i in dropped:
-                continue
-            img, truth = render_frame(i, width, height, cast, court)
+        for number, (drawn, t) in enumerate(frame_times(frames, fps, dropped, start_time, variable)):
+            img, truth = render_frame(drawn, width, height, cast, court)
+            truth.frame_number[:] = number
             truths.append(truth)
             frame = av.VideoFrame.from_ndarray(img, format="bgr24")
-            if dropped:
-                frame.pts, frame.time_base = i, Fraction(1, fps)
+            if not plain:
+                frame.pts, frame.time_base = round(t / TIME_BASE), TIME_BASE
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():

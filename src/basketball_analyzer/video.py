@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -24,8 +25,93 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class FrameTiming:
+    """Each frame's presentation timestamp, in presentation order: frame N is the N-th frame presented (0-based).
+
+    This is the product's one frame numbering. It holds whatever the file's first timestamp, its rate's
+    fraction or a variable rate; decoding a whole video, seeking into a segment and picking frames all number
+    a frame by its position here, and the browser maps `mediaTime` through the same times.
+    """
+
+    pts: np.ndarray  # int64, sorted, in `time_base` units
+    time_base: Fraction
+
+    @property
+    def count(self) -> int:
+        """Frames in the stream."""
+        return len(self.pts)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Each frame's presentation time in seconds (float64)."""
+        return self.pts.astype(np.float64) * float(self.time_base)
+
+    @property
+    def start(self) -> float:
+        """Frame 0's presentation time in seconds (often not 0 in phone and broadcast files)."""
+        return float(self.pts[0] * self.time_base)
+
+    @property
+    def constant(self) -> bool:
+        """Whether frames are evenly spaced: every gap within one tick (or 0.5 ms) of the median gap."""
+        if self.count < 3:
+            return True
+        gaps = np.diff(self.pts)
+        median = float(np.median(gaps))
+        slack = max(1.0, 0.0005 / float(self.time_base))
+        return median > 0 and bool(np.all(np.abs(gaps - median) <= slack))
+
+    @property
+    def mode(self) -> str:
+        """`constant` or `variable`, as `bball video show` prints it."""
+        return "constant" if self.constant else "variable"
+
+    def rate(self, fallback: float = 30.0) -> float:
+        """Frames per second over the whole stream (exact for a constant rate); `fallback` for one frame."""
+        span = float((int(self.pts[-1]) - int(self.pts[0])) * self.time_base) if self.count > 1 else 0.0
+        return (self.count - 1) / span if span > 0 else fallback
+
+    def index_of(self, pts: int) -> int:
+        """The frame number of a decoded frame with this timestamp (the first of equal ones)."""
+        return int(np.searchsorted(self.pts, pts, side="left"))
+
+
+def read_timing(path: str | os.PathLike) -> FrameTiming | None:
+    """Every frame's timestamp, read by demuxing (no decoding; about 1 s per GB); None when the stream has none.
+
+    Cached per file (path, size, modification time), so one process demuxes a file once.
+    """
+    path = Path(path)
+    stat = path.stat()
+    return _read_timing(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_timing(path: str, _size: int, _mtime: int) -> FrameTiming | None:
+    container = _open(Path(path))
+    try:
+        stream = container.streams.video[0]
+        if not stream.time_base:
+            return None
+        stamps = []
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue  # the flush packet at the end
+            if packet.pts is None:
+                return None  # a stream without timestamps is counted as it decodes
+            stamps.append(packet.pts)
+        if not stamps:
+            return None
+        return FrameTiming(np.sort(np.array(stamps, np.int64)), Fraction(stream.time_base))
+    except Exception as exc:
+        raise VideoError(f"not a readable video: {path} ({_short(exc)})") from None
+    finally:
+        container.close()
+
+
+@dataclass(frozen=True)
 class VideoInfo:
-    """What `probe` learns about a video without decoding it all."""
+    """What `probe` learns about a video; with `exact=True` the frame count and rate come from `timing`."""
 
     path: Path
     fps: float
@@ -35,6 +121,7 @@ class VideoInfo:
     duration: float
     codec: str
     size_bytes: int
+    timing: FrameTiming | None = None
 
     @classmethod
     def from_path(cls, path: str | os.PathLike) -> "VideoInfo":
@@ -61,17 +148,13 @@ def _open(path: Path):
     return container
 
 
-def _video_stream(container):
-    """(stream, frames per second, time base or None, start pts): what numbering frames by time needs."""
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    rate = float(stream.average_rate or stream.guessed_rate or 30)
-    base = float(stream.time_base or 0) or None
-    return stream, rate, base, stream.start_time or 0
+def probe(path: str | os.PathLike, exact: bool = False) -> VideoInfo:
+    """Read fps, frame count, size, duration and codec from the header (counting packets when it has none).
 
-
-def probe(path: str | os.PathLike) -> VideoInfo:
-    """Read fps, frame count, size, duration and codec. Counts frames by demuxing when the header lacks it."""
+    `exact=True` also reads every frame's timestamp (`read_timing`, one demux of the file): the frame count is
+    then the frames really there and fps their true average rate, not what the header claims. Registering and
+    submitting a video, and every run, use it.
+    """
     path = Path(path)
     container = _open(path)
     try:
@@ -82,34 +165,97 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if not width or not height:
             raise VideoError(f"video stream has no frame size: {path}")
         frames = int(stream.frames or 0)
-        if frames <= 0:
+        if frames <= 0 and not exact:
             frames = sum(1 for p in container.demux(stream) if p.size)
-        if frames <= 0:
-            raise VideoError(f"video has no frames: {path}")
         if stream.duration and stream.time_base:
             duration = float(stream.duration * stream.time_base)
         elif container.duration:
             duration = container.duration / 1_000_000
         else:
             duration = frames / fps
-        return VideoInfo(path, fps, frames, width, height, duration, stream.codec_context.name,
-                         path.stat().st_size)
+        codec = stream.codec_context.name
     except VideoError:
         raise
     except Exception as exc:
         raise VideoError(f"not a readable video: {path} ({_short(exc)})") from None
     finally:
         container.close()
+    timing = read_timing(path) if exact else None
+    if timing is not None:
+        # Timestamps in milliseconds (Matroska) only approximate a rate such as 30000/1001: a camera's standard
+        # rate, else a constant-rate header that agrees, is the exact one. A header that disagrees (30.136 for
+        # a 30 fps phone clip) loses.
+        measured = timing.rate(fallback=fps)
+        standard = _standard_rate(measured)
+        if standard is not None:
+            fps = standard
+        elif not (timing.constant and abs(fps / measured - 1) < 0.002):
+            fps = measured
+        frames = timing.count
+        duration = float((int(timing.pts[-1]) - int(timing.pts[0])) * timing.time_base) + 1 / fps
+    elif exact and frames <= 0:
+        frames = sum(1 for _ in iter_frames(path))
+    if frames <= 0:
+        raise VideoError(f"video has no frames: {path}")
+    return VideoInfo(path, fps, frames, width, height, duration, codec, path.stat().st_size, timing)
+
+
+STANDARD_RATES = (Fraction(24000, 1001), 24, 25, Fraction(30000, 1001), 30, 50, Fraction(60000, 1001), 60, 100,
+                  Fraction(120000, 1001), 120, 240)
+"""Rates cameras record at: a rate measured from rounded timestamps within 0.05% of one of them is that one."""
+
+
+def _standard_rate(measured: float) -> float | None:
+    for rate in STANDARD_RATES:
+        if abs(measured / float(rate) - 1) < 5e-4:
+            return float(rate)
+    return None
+
+
+class _Numbering:
+    """Gives decoded frames their numbers: the position of their timestamp in `FrameTiming`, else a count.
+
+    A frame whose timestamp repeats the previous one's (a broken muxer) takes the next number, so no number is
+    given twice and numbers only grow.
+    """
+
+    def __init__(self, timing: FrameTiming | None):
+        self.timing = timing
+        self.last = -1
+
+    def restart(self) -> None:
+        """After a seek: numbers come from timestamps again (a count cannot continue across a jump)."""
+        self.last = -1
+
+    def next(self, frame) -> int:
+        if self.timing is not None and frame.pts is not None:
+            index = self.timing.index_of(frame.pts)
+            index = index if index > self.last else self.last + 1
+        else:
+            index = self.last + 1
+        self.last = index
+        return index
+
+
+SEEK_MARGIN_FRAMES = 16
+"""Seek this many frames early: demuxers find the keyframe by decode time, which runs ahead of presentation
+time by the B-frame delay, so a seek to a frame's own timestamp can land on a keyframe shown after it."""
+
+
+def _seek(container, stream, timing: FrameTiming | None, index: int) -> bool:
+    """Seek to a keyframe shown before frame `index`; False (nothing done) without timestamps to seek by."""
+    if timing is None or index - SEEK_MARGIN_FRAMES <= 0 or index >= timing.count:
+        return False
+    container.seek(int(timing.pts[index - SEEK_MARGIN_FRAMES]), stream=stream, backward=True)
+    return True
 
 
 def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: int | None = None,
                 start: int = 0, end: int | None = None) -> Iterator[Frame]:
     """Decode frames in order on the calling thread, keeping every `sample_interval`-th frame.
 
-    Frames are numbered by presentation time at the stream's average rate, as `frames_at` numbers them, so
-    a run that seeks and one that does not give every frame the same number. For a constant-rate video
-    that is the count from 0; a video that dropped frames has gaps where they were, and of two frames that
-    fall on one number (a variable rate) the first is kept. Without timestamps, frames are counted.
+    Frame N is the N-th frame presented (`FrameTiming`), so a whole run, a segment's seeked run and
+    `frames_at` give every frame the same number, on constant- and variable-rate files alike.
     With `start`/`end`, only frames `start <= index < end` (a segment): it seeks to the keyframe before
     `start` and decodes forward. Sampling stays aligned to frame 0, so a segment keeps exactly the frames a
     whole run would.
@@ -117,25 +263,22 @@ def iter_frames(path: str | os.PathLike, sample_interval: int = 1, max_frames: i
     if sample_interval < 1:
         raise ValueError("sample_interval must be >= 1")
     path = Path(path)
+    timing = read_timing(path)
     container = _open(path)
     try:
-        stream, rate, base, first = _video_stream(container)
-        ranged = start > 0 and base is not None
-        if ranged:
-            container.seek(int(first + start / rate / base), stream=stream, backward=True)
-        index, last, decoded = -1, -1, 0
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        numbering = _Numbering(timing)
+        _seek(container, stream, timing, start)
+        index, decoded = -1, 0
         try:
             for frame in container.decode(stream):
-                timed = frame.pts is not None and base is not None
-                index = int(round((frame.pts - first) * base * rate)) if timed else index + 1
+                index = numbering.next(frame)
                 if end is not None and index >= end:
                     break
                 if max_frames is not None and index >= max_frames:
                     break
                 decoded += 1
-                if index <= last:
-                    continue  # a second frame on this number
-                last = index
                 if index >= start and index % sample_interval == 0:
                     yield Frame(index, frame.to_ndarray(format="bgr24"))
         except Exception as exc:
@@ -155,35 +298,36 @@ SEEK_AHEAD_FRAMES = 150
 def frames_at(path: str | os.PathLike, indices: Iterable[int]) -> Iterator[Frame]:
     """Decode only the frames at `indices` (any order; yielded in frame order), seeking over long gaps.
 
-    Frame numbers come from presentation times at the stream's average rate, as `iter_frames` counts them
-    for a constant-rate video.
+    Numbered as `iter_frames` numbers them (`FrameTiming`).
     """
     wanted = sorted({int(i) for i in indices if int(i) >= 0})
     if not wanted:
         return
     path = Path(path)
+    timing = read_timing(path)
     container = _open(path)
     try:
-        stream, rate, base, start = _video_stream(container)
-        pos, index, exhausted = 0, -1, False
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        numbering = _Numbering(timing)
+        pos, exhausted = 0, False
         while pos < len(wanted):
             target = wanted[pos]
-            if base is not None and target - index > SEEK_AHEAD_FRAMES:
-                container.seek(int(start + target / rate / base), stream=stream, backward=True)
+            if timing is not None and target >= timing.count:
+                return  # the rest lie past the end of the stream
+            if target - numbering.last > SEEK_AHEAD_FRAMES and _seek(container, stream, timing, target):
+                numbering.restart()
                 exhausted = False
             if exhausted:
-                return  # the rest lie past the end of the stream
+                return
             for frame in container.decode(stream):
-                if frame.pts is not None and base is not None:
-                    index = int(round((frame.pts - start) * base * rate))
-                else:
-                    index += 1
+                index = numbering.next(frame)
                 while pos < len(wanted) and wanted[pos] < index:
                     pos += 1  # not in the video (or skipped by a seek that landed late)
                 if pos < len(wanted) and wanted[pos] == index:
                     yield Frame(index, frame.to_ndarray(format="bgr24"))
                     pos += 1
-                if pos >= len(wanted) or (base is not None and wanted[pos] - index > SEEK_AHEAD_FRAMES):
+                if pos >= len(wanted) or (timing is not None and wanted[pos] - index > SEEK_AHEAD_FRAMES):
                     break
             else:
                 exhausted = True

@@ -60,16 +60,25 @@ def video_show(video_id: int) -> None:
     """Show one video's details and detection counts."""
     from ..db import transaction
     from ..db.detections import count_detections
-    from ..videos import get_video
+    from ..videos import get_video, video_timing
 
     with transaction() as s:
         v = get_video(s, video_id)
         n = count_detections(s, video_id=video_id)
         rows = [("id", v.id), ("file", v.file_name), ("path", v.path), ("size", f"{v.size_bytes:,} bytes"),
                 ("sha256", v.sha256), ("resolution", f"{v.width}x{v.height}"), ("fps", round(v.fps, 3)),
-                ("frames", v.frame_count), ("duration", f"{v.duration:.2f} s"), ("codec", v.codec),
-                ("detections", n), ("added", v.created_at)]
+                ("frame rate", _rate_text(video_timing(v))), ("frames", v.frame_count),
+                ("duration", f"{v.duration:.2f} s"), ("codec", v.codec), ("detections", n), ("added", v.created_at)]
     print_table(f"Video {video_id}", ["field", "value"], rows)
+
+
+def _rate_text(timing) -> str:
+    if timing.mode == "unknown":
+        return "unknown (the file was not there when timing was first read: `bball video add` it again)"
+    first = f"first frame at {timing.start:.3f} s"
+    if timing.mode == "constant":
+        return f"constant, {timing.rate:.3f} fps, {first}"
+    return f"variable, {timing.rate:.3f} fps on average, {first}"
 
 
 def register(cli: click.Group) -> None:

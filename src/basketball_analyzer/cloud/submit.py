@@ -37,7 +37,7 @@ def submit_job(queue: CloudQueue, *, params, video_id: int | None = None,
     # (R2 never creates a bucket on write).
     queue.storage.check()
     video_id, path, sha256, size = _identify(video_id, video_path, database_url, on_hash)
-    info = probe(path)
+    info = probe(path, exact=True)
     frames_total = sampled_frame_count(info, params.sample_interval)
     plan = plan_segments(info.frame_count, info.fps, segments=segments, segment_minutes=segment_minutes,
                          sample_interval=params.sample_interval, overlap_seconds=overlap_seconds)

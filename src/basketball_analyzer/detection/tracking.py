@@ -26,7 +26,12 @@ class FrameDetector(Detector):
         """Untracked person boxes (xyxy float32, in the image's pixels) and confidences in [0, 1]."""
 
     def track(self, frames: Iterable[Frame], fps: float = 30.0) -> Iterator[Detections]:
-        """Detect in each frame and link boxes into tracks with a fresh ByteTrack per call."""
+        """Detect in each frame and link boxes into tracks with a fresh ByteTrack per call.
+
+        ByteTrack names a track on its second frame and returns -1 on its first, so each frame is held back
+        one frame: a box that started a track is given the id its track gets on the next frame. Without
+        that, a track's first box is lost, and frame 0 of every video (and a segment's first) had none.
+        """
         import supervision as sv
         from trackers import ByteTrackTracker
 
@@ -34,10 +39,37 @@ class FrameDetector(Detector):
             frame_rate=fps, track_activation_threshold=self.confidence_threshold,
             high_conf_det_threshold=self.confidence_threshold, minimum_consecutive_frames=1,
         )
+        held: _Held | None = None
         for frame in frames:
             xyxy, conf = self.detect(frame.image)
             sv_det = sv.Detections(xyxy=xyxy.reshape(-1, 4), confidence=conf, class_id=np.zeros(len(xyxy), int))
+            before = {id(t) for t in tracker.tracks}
             tracked = tracker.update(sv_det)
-            det = Detections.from_supervision(tracked, frame.index)
-            # Boxes still waiting for confirmation carry -1; the product stores tracked players only.
-            yield det[det.tracker_id >= 0]
+            if held is not None:
+                yield held.resolved()
+            born = [t for t in tracker.tracks if id(t) not in before]
+            held = _Held(Detections.from_supervision(tracked, frame.index), born)
+        if held is not None:
+            yield held.resolved()
+
+
+class _Held:
+    """One frame's tracked boxes waiting a frame for the ids of the tracks its unnamed boxes started."""
+
+    def __init__(self, det: Detections, born: list):
+        self.det = det
+        # Each new tracklet starts at its box exactly: pair them by that box.
+        self.born = [(t, np.asarray(t.get_state_bbox(), np.float32).reshape(4)) for t in born]
+
+    def resolved(self) -> Detections:
+        """The frame's boxes with ids: confirmed ones as given, a track's first box with its track's id now;
+        boxes that started no track, or a track that was not confirmed, are left out (noise)."""
+        det = self.det
+        ids = det.tracker_id.copy()
+        for row in np.flatnonzero(ids < 0):
+            for tracklet, box in self.born:
+                if tracklet.tracker_id >= 0 and np.allclose(box, det.xyxy[row], atol=1e-3):
+                    ids[row] = tracklet.tracker_id
+                    break
+        det.tracker_id[:] = ids
+        return det[det.tracker_id >= 0]
