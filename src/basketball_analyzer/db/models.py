@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ..lifecycle import JobStatus  # the job states, defined once for both queues
@@ -53,6 +53,12 @@ class Video(Base):
     duration: Mapped[float] = mapped_column(Float, nullable=False)
     codec: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    # Frame timing (video.FrameTiming), so the browser maps a presentation time to the frame the product numbers
+    # it: frame 0's timestamp in s; `constant` or `variable`; for a variable rate, every frame's time
+    # (float64 seconds, zlib). NULL for a video registered before 0004 whose file was gone at the upgrade.
+    start_time: Mapped[float | None] = mapped_column(Float)
+    frame_rate_mode: Mapped[str | None] = mapped_column(String(16))
+    frame_times: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class DetectionJob(Base):
