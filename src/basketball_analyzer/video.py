@@ -182,11 +182,11 @@ def probe(path: str | os.PathLike, exact: bool = False) -> VideoInfo:
         container.close()
     timing = read_timing(path) if exact else None
     if timing is not None:
-        # Timestamps in milliseconds (Matroska) only approximate a rate such as 30000/1001: a camera's standard
-        # rate, else a constant-rate header that agrees, is the exact one. A header that disagrees (30.136 for
-        # a 30 fps phone clip) loses.
+        # Timestamps in milliseconds (Matroska) only approximate a constant rate such as 30000/1001: a camera's
+        # standard rate, else a header that agrees, is the exact one. A header that disagrees (30.136 for a
+        # 30 fps phone clip) loses; a variable rate is the frames' average.
         measured = timing.rate(fallback=fps)
-        standard = _standard_rate(measured)
+        standard = _standard_rate(measured) if timing.constant else None
         if standard is not None:
             fps = standard
         elif not (timing.constant and abs(fps / measured - 1) < 0.002):
