@@ -29,7 +29,13 @@ export function fmtSeconds(s) {
   return `${m}:${String(r).padStart(2, "0")}`;
 }
 
-// A distinct colour per track id (golden-angle hues), for tracks without a team.
+// A distinct colour per track id (golden-angle hues), for tracks without a team; #rrggbb so the overlay can
+// pick a contrasting halo and label text for it.
 export function trackColour(id) {
-  return `hsl(${(id * 137.508) % 360}, 85%, 55%)`;
+  const h = (id * 137.508) % 360, s = 0.85, l = 0.55;
+  const f = (n) => {
+    const k = (n + h / 30) % 12, a = s * Math.min(l, 1 - l);
+    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1)))).toString(16).padStart(2, "0");
+  };
+  return `#${f(0)}${f(8)}${f(4)}`;
 }
