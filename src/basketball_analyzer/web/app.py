@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, token: str | None = None):
 
     app.include_router(router, prefix="/api")
     app.include_router(cloud_router, prefix="/api/cloud")
+    app.include_router(__import__("basketball_analyzer.web.viewer_api", fromlist=["router"]).router, prefix="/api")
     static = resources.files("basketball_analyzer.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

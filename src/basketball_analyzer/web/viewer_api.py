@@ -1,0 +1,79 @@
+"""Routes the pages need beyond the library's API: one track's heatmap, and what the jobs form may offer.
+
+Each route reads in one short transaction and does its drawing after it, so a slow picture holds no lock.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from ..db import transaction
+from ..detections import INT32_MAX
+from ..exceptions import ConfigError, NotFound
+
+router = APIRouter()
+
+VideoId = Annotated[int, Path(ge=1, le=INT32_MAX, description="a registered video's id")]
+TrackId = Annotated[int, Path(ge=0, le=INT32_MAX, description="a track id of the video")]
+
+
+@router.get("/videos/{video_id}/tracks/{tracking_id}/heatmap.png")
+def track_heatmap(request: Request, video_id: VideoId, tracking_id: TrackId) -> Response:
+    """Where one track was on the court, as a heatmap PNG (needs a court calibration)."""
+    import cv2
+    import numpy as np
+    from sqlalchemy import select
+
+    from ..analytics.calibration import get_calibration
+    from ..analytics.pictures import CourtCanvas, _heat_panel
+    from ..analytics.tracks import list_tracks
+    from ..db.models import PlayerDetection
+    from ..videos import get_video
+
+    t = PlayerDetection.__table__
+    with transaction(request.app.state.settings.database_url, readonly=True) as s:
+        get_video(s, video_id)
+        cal = get_calibration(s, video_id)
+        if cal is None:
+            raise NotFound(f"video {video_id} has no court calibration: run `bball court set {video_id} ...`")
+        rows = s.execute(select(t.c.bbox_x, t.c.bbox_y, t.c.bbox_width, t.c.bbox_height)
+                         .where(t.c.video_id == video_id, t.c.tracking_id == tracking_id)).all()
+        team = next((r.team for r in list_tracks(s, video_id) if r.tracking_id == tracking_id), None)
+    if not rows:
+        raise NotFound(f"video {video_id} has no track {tracking_id}")
+    x, y, w, h = np.asarray(rows, np.float64).T
+    feet = cal.to_court(np.c_[x + w / 2, y + h])  # where a player stands: the bottom middle of the box
+    panel = _heat_panel(CourtCanvas(cal.court), feet, f"#{tracking_id}" + (f" team {team}" if team else ""))
+    ok, data = cv2.imencode(".png", panel)
+    return Response(data.tobytes(), media_type="image/png", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/run-options")
+def run_options(request: Request) -> dict:
+    """What a detection run may set (detectors and their default confidence, the default prompt) and whether
+    this server has a bucket for cloud runs (when not, why: the jobs page stops asking the bucket)."""
+    from ..detection import DEFAULT_PROMPT
+    from ..detection.factory import DEFAULT_CONFIDENCE, available_detectors
+    from .api import RunRequest
+
+    try:
+        request.app.state.settings.require_cloud()
+        cloud, problem = True, None
+    except ConfigError as exc:
+        cloud, problem = False, str(exc)
+    fields = RunRequest.model_fields
+    return {"detectors": list(available_detectors()), "default_confidence": DEFAULT_CONFIDENCE,
+            "default_prompt": DEFAULT_PROMPT, "max_prompts": _limit(fields["prompts"], "max_length", 8),
+            "max_sample_interval": _limit(fields["sample_interval"], "le", 10_000),
+            "cloud": {"configured": cloud, "problem": problem}}
+
+
+def _limit(field, name: str, default: int) -> int:
+    """A bound declared on a `RunRequest` field (so the form's limits are the API's)."""
+    for item in field.metadata:
+        if hasattr(item, name):
+            return getattr(item, name)
+    return default
