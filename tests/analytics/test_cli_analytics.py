@@ -41,7 +41,9 @@ def test_teams_court_and_stats_commands(stored_game):
     assert out.exit_code == 0 and out.output.strip() == f"Track 0 of video {video_id} is now in team B."
     out = run("court", "set", video_id, *truth.calibration_pairs())
     assert out.exit_code == 0 and "reprojection error 0.00" in out.output and "m RMS" in out.output
-    assert "fiba court (m), 6 points" in run("court", "show", video_id).output
+    shown = run("court", "show", video_id).output
+    assert "fiba court (m), keyframes" in shown and "│     0 │      6 │" in shown
+    assert f"Mapped {truth.positions.shape[0]} of {truth.positions.shape[0]} frames." in shown
     report = json.loads(run("stats", video_id, "--json").output)
     assert report["unit"] == "m" and len(report["tracks"]) == 11
     assert {t["team"] for t in report["teams"]} == {"A", "B", "other"}

@@ -57,7 +57,7 @@ def test_teams_court_and_stats_match_the_ground_truth(db_url, game_clip):
     assert cal.rms_error < 0.01
     with transaction(db_url) as s:
         stats = video_stats(s, video_id)
-        # The player_positions view puts each foot point on the court, in SQL.
+        # player_positions holds each foot point on the court (analytics/positions.py), for SQL users too.
         view = s.execute(text("SELECT court_x, court_y FROM player_positions WHERE video_id = :v AND "
                               "tracking_id = 4 AND frame_number = 100"), {"v": video_id}).one()
     assert stats.unit == "m" and stats.calibrated and not stats.possession
@@ -110,3 +110,27 @@ def test_bad_requests_write_nothing(db_url, game_clip):
         with pytest.raises(NotFound, match="has no track 42"):
             set_team(s, empty, 42, "A")
         assert get_calibration(s, empty) is None and list_tracks(s, empty) == []
+
+
+def test_stats_on_an_nba_court_are_in_feet(db_url, game_clip):
+    """The same game calibrated on an NBA court (feet): distances and speeds are the metres' in feet."""
+    from basketball_analyzer.analytics.court import apply_homography
+    from basketball_analyzer.sample_game import CALIBRATION_LANDMARKS, COURT
+
+    path, truth = game_clip
+    video_id = _store(db_url, path, _jittered(truth))
+    feet = 1 / 0.3048
+    pairs = []
+    for name in CALIBRATION_LANDMARKS:  # the FIBA landmarks' image points, named by their place in feet
+        x, y = COURT.landmarks[name]
+        ix, iy = apply_homography(truth.to_image, [(x, y)])[0]
+        pairs.append(f"{ix:.2f},{iy:.2f}={x * feet:.4f},{y * feet:.4f}")
+    with transaction(db_url) as s:
+        set_calibration(s, video_id, pairs, "nba")
+    with transaction(db_url) as s:
+        stats = video_stats(s, video_id)
+    assert stats.unit == "ft" and stats.calibrated
+    for row in stats.tracks:
+        i = row.tracking_id
+        assert abs(row.distance - truth.path_length(i) * feet) / (truth.path_length(i) * feet) < 0.05, (i, row)
+        assert abs(row.top_speed - truth.top_speed(i) * feet) / (truth.top_speed(i) * feet) < 0.10, (i, row)

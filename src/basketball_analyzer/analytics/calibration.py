@@ -1,4 +1,4 @@
-"""Storing a video's court calibration: parse the user's point pairs, fit, and keep one row per video.
+"""Calibrating a video's court from the user's point pairs: parse them, store a keyframe, map every frame.
 
 Every function takes the caller's `Session` and does not commit.
 """
@@ -6,14 +6,13 @@ Every function takes the caller's `Session` and does not commit.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
-import numpy as np
 from sqlalchemy.orm import Session
 
-from ..db.analytics import CourtCalibration
-from ..db.models import Video, utcnow
+from ..db.models import Video
 from ..exceptions import CalibrationError, NotFound
-from .court import Calibration, court_spec, fit_calibration
+from .court import Calibration, court_spec
 
 
 def parse_pair(text: str, court_name: str) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -32,30 +31,27 @@ def parse_pair(text: str, court_name: str) -> tuple[tuple[float, float], tuple[f
     return (x, y), court_spec(court_name).point(right)
 
 
-def set_calibration(session: Session, video_id: int, pairs: list[str], court_name: str) -> Calibration:
-    """Fit the court from `pairs` (see `parse_pair`) against the video's frame size and store it."""
-    video = session.get(Video, video_id)
-    if video is None:
-        raise NotFound(f"no video with id {video_id} (see `bball video list`)")
+def set_calibration(session: Session, video_id: int, pairs: list[str], court_name: str, frame: int = 0,
+                    fixed_camera: bool = False,
+                    on_progress: Callable[[int, int], None] | None = None) -> Calibration:
+    """Fit the court on `frame` from `pairs` (see `parse_pair`), store it as a keyframe, then map every frame:
+    following the camera from the keyframes, or with `fixed_camera` one homography for all (a tripod that
+    never turns). Positions are recomputed (analytics/positions.py)."""
+    from .positions import follow, set_keyframe
+
     court = court_spec(court_name)
     parsed = [parse_pair(p, court.name) for p in pairs]
-    cal = fit_calibration([p[0] for p in parsed], [p[1] for p in parsed], court, (video.width, video.height))
-    row = session.get(CourtCalibration, video_id) or CourtCalibration(video_id=video_id)
-    row.court, row.unit = court.name, court.unit
-    for i, value in enumerate(cal.matrix.reshape(-1).tolist()):
-        setattr(row, f"h{i}", float(value))
-    row.rms_error, row.max_error = cal.rms_error, cal.max_error
-    row.points = [{"image": list(p[0]), "court": list(p[1])} for p in parsed]
-    row.created_at = utcnow()
-    session.add(row)
-    session.flush()
+    if session.get(Video, video_id) is None:
+        raise NotFound(f"no video with id {video_id} (see `bball video list`)")
+    cal = set_keyframe(session, video_id, [p[0] for p in parsed], [p[1] for p in parsed], court.name, frame,
+                       points=[{"image": list(p[0]), "court": list(p[1])} for p in parsed])
+    follow(session, video_id, fixed=fixed_camera, on_progress=on_progress)
     return cal
 
 
 def get_calibration(session: Session, video_id: int) -> Calibration | None:
-    """The stored calibration of a video, or None."""
-    row = session.get(CourtCalibration, video_id)
-    if row is None:
-        return None
-    matrix = np.array([getattr(row, f"h{i}") for i in range(9)], np.float64).reshape(3, 3)
-    return Calibration(court_spec(row.court), matrix, row.rms_error, row.max_error, len(row.points))
+    """The video's first keyframe (its court, and the homography of that frame), or None."""
+    from .positions import keyframes
+
+    keys = keyframes(session, video_id)
+    return keys[min(keys)] if keys else None

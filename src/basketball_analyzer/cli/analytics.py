@@ -79,7 +79,13 @@ def teams_set(video: str, track: int, team: str) -> None:
 
 @click.group("court", cls=BballGroup)
 def court() -> None:
-    """Calibrate a video's court (image points to court points) so positions are in metres or feet."""
+    """Calibrate a video's court on one or more keyframes and follow the camera, so positions are in metres or feet."""
+
+
+def _follow_bar(fixed: bool):
+    from .common import progress_bar
+
+    return progress_bar("Mapping frames" if fixed else "Following the camera", unit="frames")
 
 
 @court.command("set")
@@ -87,40 +93,111 @@ def court() -> None:
 @click.argument("points", nargs=-1, required=True)
 @click.option("--court", "court_name", type=click.Choice(["fiba", "nba"]), default="fiba", show_default=True,
               help="Court: fiba 28 x 15 m, nba 94 x 50 ft.")
-def court_set(video: str, points: tuple[str, ...], court_name: str) -> None:
-    """Fit VIDEO's court from 4+ POINTS `IMAGE_X,IMAGE_Y=LANDMARK` or `IMAGE_X,IMAGE_Y=COURT_X,COURT_Y`.
+@click.option("--frame", type=int, default=0, show_default=True, help="The frame the points were picked on.")
+@click.option("--fixed-camera", is_flag=True, help="The camera never moves: one homography for every frame.")
+def court_set(video: str, points: tuple[str, ...], court_name: str, frame: int, fixed_camera: bool) -> None:
+    """Fit VIDEO's court on a keyframe from 4+ POINTS `IMAGE_X,IMAGE_Y=LANDMARK` or `IMAGE_X,IMAGE_Y=COURT_X,COURT_Y`,
+    then follow the camera through the video from every keyframe.
 
     Landmarks: far_left_corner, far_right_corner, near_left_corner, near_right_corner, midcourt_far,
     midcourt_near, center, left_ft_far, left_ft_near, left_ft_center, left_lane_far_baseline,
     left_lane_near_baseline and the same with right_. Far is the sideline away from the camera.
-    Assumes a fixed camera.
+    Add keyframes (another --frame) where the camera cut or the followed court drifts.
     """
     from ..analytics.calibration import set_calibration
+    from ..analytics.positions import load_path
+    from ..db import transaction
+
+    with transaction() as s, _follow_bar(fixed_camera) as update:
+        video_id = _video_id(s, video)
+        cal = set_calibration(s, video_id, list(points), court_name, frame=frame, fixed_camera=fixed_camera,
+                              on_progress=update)
+        path = load_path(s, video_id)[0]
+    unit = cal.court.unit
+    click.echo(f"Calibrated video {video_id} at frame {frame} on a {cal.court.name} court from {cal.points} points: "
+               f"reprojection error {cal.rms_error:.3f} {unit} RMS, {cal.max_error:.3f} {unit} max.")
+    _echo_mapped(path)
+
+
+def _echo_mapped(path) -> None:
+    mapped = int((path.source > 0).sum())
+    click.echo(f"Mapped {mapped} of {path.frames} frames.")
+    for first, end, why in path.unmapped_ranges():
+        click.echo(f"  unmapped: frames {first}..{end - 1} ({why})")
+
+
+@court.command("follow")
+@click.argument("video")
+@click.option("--fixed-camera", is_flag=True, help="The camera never moves: one homography for every frame.")
+def court_follow(video: str, fixed_camera: bool) -> None:
+    """Follow the camera of VIDEO again from its keyframes (after a new import, say) and recompute positions."""
+    from ..analytics.positions import follow
+    from ..db import transaction
+
+    with transaction() as s, _follow_bar(fixed_camera) as update:
+        path = follow(s, _video_id(s, video), fixed=fixed_camera, on_progress=update)
+    _echo_mapped(path)
+
+
+@court.command("clear")
+@click.argument("video")
+def court_clear(video: str) -> None:
+    """Delete VIDEO's keyframes, followed camera and court positions."""
+    from ..analytics.positions import clear
     from ..db import transaction
 
     with transaction() as s:
         video_id = _video_id(s, video)
-        cal = set_calibration(s, video_id, list(points), court_name)
-    unit = cal.court.unit
-    click.echo(f"Calibrated video {video_id} on a {cal.court.name} court from {cal.points} points: reprojection "
-               f"error {cal.rms_error:.3f} {unit} RMS, {cal.max_error:.3f} {unit} max.")
+        n = clear(s, video_id)
+    click.echo(f"Deleted {n} keyframe(s) of video {video_id}.")
 
 
 @court.command("show")
 @click.argument("video")
-def court_show(video: str) -> None:
-    """Print VIDEO's stored court calibration."""
-    from ..analytics.calibration import get_calibration
+@click.option("--frame", type=int, default=None, help="The mapping in force at this frame.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (with --frame: that frame's mapping).")
+def court_show(video: str, frame: int | None, as_json: bool) -> None:
+    """Print VIDEO's keyframes, or with --frame the mapping in force there (exit 1 when the frame is unmapped)."""
+    from ..analytics.positions import keyframes, load_path, mapping_at
     from ..db import transaction
     from ..exceptions import NotFound
+    from .common import print_json, print_table
 
     with transaction() as s:
         video_id = _video_id(s, video)
-        cal = get_calibration(s, video_id)
-    if cal is None:
+        if frame is not None:
+            m = mapping_at(s, video_id, frame)
+        else:
+            keys = keyframes(s, video_id)
+            loaded = load_path(s, video_id)
+    if frame is not None:
+        if as_json:
+            print_json(m.to_dict())
+        elif m.matrix is not None:
+            click.echo(f"video {video_id} frame {frame}: {m.source}, {m.court.name} court ({m.court.unit})")
+            for row in m.matrix.tolist():
+                click.echo("  " + "  ".join(f"{v: .6g}" for v in row))
+        if m.matrix is None:
+            raise click.ClickException(f"frame {frame} of video {video_id} is unmapped: {m.reason}")
+        return
+    if not keys:
         raise NotFound(f"video {video_id} has no court calibration (run `bball court set {video_id} ...`)")
-    click.echo(f"video {video_id}: {cal.court.name} court ({cal.court.unit}), {cal.points} points, "
-               f"error {cal.rms_error:.3f} {cal.court.unit} RMS")
+    court_name = next(iter(keys.values())).court
+    if as_json:
+        print_json({"video": video_id, "court": court_name.name, "unit": court_name.unit,
+                    "keyframes": [{"frame": k, "points": c.points, "rms_error": c.rms_error,
+                                   "image_to_court": c.matrix.tolist()} for k, c in keys.items()],
+                    "mapped_frames": None if loaded is None else int((loaded[0].source > 0).sum()),
+                    "unmapped": [] if loaded is None else [{"start": a, "end": b, "reason": r}
+                                                           for a, b, r in loaded[0].unmapped_ranges()]})
+        return
+    print_table(f"Video {video_id}: {court_name.name} court ({court_name.unit}), keyframes",
+                ["frame", "points", f"RMS error ({court_name.unit})"],
+                [(k, c.points, f"{c.rms_error:.3f}") for k, c in keys.items()])
+    if loaded is None:
+        click.echo(f"The camera is not followed yet: run `bball court follow {video_id}`.")
+    else:
+        _echo_mapped(loaded[0])
 
 
 @click.command("stats")
