@@ -52,3 +52,16 @@ def chromium_page():
             yield browser.new_page(viewport={"width": 1400, "height": 900})
         finally:
             browser.close()
+
+
+def wait_until(page, expression: str, timeout: float = 20.0, every: float = 0.05) -> None:
+    """Wait until the JavaScript `expression` is true in the page.
+
+    Playwright's `wait_for_function` evaluates its predicate with eval(), which the app's Content-Security-Policy
+    forbids; `page.evaluate` goes through the DevTools protocol, which the policy does not cover.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never true within {timeout:g} s: {expression}")
+        time.sleep(every)

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from support.browser import CHROMIUM, SKIP_REASON, chromium_page, serving
+from support.browser import CHROMIUM, SKIP_REASON, chromium_page, serving, wait_until
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 
@@ -113,6 +113,6 @@ def test_names_from_files_are_shown_as_text_never_markup(server, page, stored, d
         register_video(s, clip)
     page.goto(server + "/")
     page.wait_for_selector("tr[data-video]", timeout=10_000)
-    page.wait_for_function("document.querySelectorAll('tr[data-video]').length == 2")
+    wait_until(page, "document.querySelectorAll('tr[data-video]').length == 2")
     assert page.locator("img[src='x']").count() == 0 and page.title() != "pwned"
     assert name in page.inner_text("#videos")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.browser import CHROMIUM, SKIP_REASON, chromium_page, serving
+from support.browser import CHROMIUM, SKIP_REASON, chromium_page, serving, wait_until
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON),
               pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
@@ -67,11 +67,11 @@ def test_a_row_of_the_tracks_table_selects_and_follows_its_track(server, page, g
     assert f"#{LATE}" in page.inner_text("#selected") and "80–100" in page.inner_text("#selected")
     assert page.get_attribute("body", "data-boxes") == "12"
     # Its own heatmap, enlarged on a click.
-    page.wait_for_function("document.getElementById('heat-track')?.naturalWidth > 0", timeout=20_000)
+    wait_until(page, "document.getElementById('heat-track')?.naturalWidth > 0")
     assert f"/tracks/{LATE}/heatmap.png" in page.get_attribute("#heat-track", "src")
     page.click("#heat-track")
     assert page.evaluate("document.getElementById('heat-dialog').open")
-    page.wait_for_function("document.getElementById('heat-large').naturalWidth > 0")
+    wait_until(page, "document.getElementById('heat-large').naturalWidth > 0")
     assert page.evaluate("document.getElementById('heat-large').getBoundingClientRect().width") > 600
     assert f"#{LATE}" in page.inner_text("#heat-dialog-title")
     page.keyboard.press("Escape")

@@ -33,11 +33,13 @@ export class BoxStore {
     return this.pending.get(index);
   }
 
-  /** Load the chunk holding `frame` and the next ones; resolves when `frame`'s chunk is there. */
+  /** Load the chunk holding `frame`, then the next ones (after it, so they never delay the one needed now);
+   *  resolves when `frame`'s chunk is there. */
   prefetch(frame) {
-    const index = Math.floor(frame / CHUNK);
-    for (let i = 1; i <= AHEAD; i++) this.request(index + i).catch(() => {});
-    return this.request(index);
+    const index = Math.floor(frame / CHUNK), here = this.request(index);
+    const ahead = () => { for (let i = 1; i <= AHEAD; i++) this.request(index + i).catch(() => {}); };
+    if (this.loaded.has(index)) ahead(); else here.then(ahead, () => {});
+    return here;
   }
 
   /** The boxes to draw on `frame`, or null while its chunk is not loaded. A sampled run (every k-th frame

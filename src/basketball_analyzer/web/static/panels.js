@@ -22,6 +22,13 @@ export class Panels {
     this.meta = meta;
     api(`/api/videos/${this.videoId}/tracks`).then((rows) => this.showTracks(rows)).catch(() => {});
     api(`/api/videos/${this.videoId}/court`).then((cal) => this.showCourt(cal), () => this.showCourt(null));
+  }
+
+  /** The stats (seconds of work on a long game): asked once the first frame is drawn, so the server gives the
+   *  video and its first boxes their time first. */
+  loadStats() {
+    if (this.statsAsked) return;
+    this.statsAsked = true;
     api(`/api/videos/${this.videoId}/stats`).then((report) => {
       this.unit = report.unit;
       for (const row of report.tracks) this.stats.set(row.tracking_id, row);

@@ -57,6 +57,7 @@ function render(frame) {
   drawBoxes(ctx, boxes, canvas.width / meta.width, canvas.height / meta.height,
     { colourOf, labelOf, selected: panels.selected });
   if (boxes.length && record.firstBoxesAt === null) record.firstBoxesAt = performance.now();
+  panels.loadStats();
   document.body.dataset.frame = String(frame);
   document.body.dataset.boxes = String(boxes.length);
   seek.value = frame;
@@ -82,6 +83,7 @@ function goTo(frame) {
   frame = clock.clamp(frame);
   video.pause();
   target = frame;
+  store.prefetch(frame).catch(() => {});  // the boxes travel while the video seeks
   video.currentTime = clock.seekTime(frame);
 }
 
@@ -142,12 +144,15 @@ video.addEventListener("seeked", () => {
 window.addEventListener("resize", () => { fitCanvas(); if (shown >= 0) render(shown); });
 
 async function main() {
+  // The video, its summary and its first boxes all start loading at once.
+  video.src = `/api/videos/${videoId}/file`;
+  const playable = new Promise((ok) => video.addEventListener("loadeddata", ok, { once: true }));
   try {
     meta = await api(`/api/videos/${videoId}?counts=false`);
-  } catch (error) { showError(document.querySelector("main"), error); return; }
+  } catch (error) { video.removeAttribute("src"); showError(document.querySelector("main"), error); return; }
   clock = new FrameClock(timingOf(meta), meta.frame_count);
   store = new BoxStore(videoId, meta.frame_count);
-  store.prefetch(0).catch((error) => (status.textContent = error.message));  // with the video, not after it
+  store.prefetch(0).catch((error) => (status.textContent = error.message));
   document.getElementById("title").textContent = meta.file_name;
   document.title = `${meta.file_name} · basketball-analyzer`;
   seek.max = meta.frame_count - 1;
@@ -156,8 +161,10 @@ async function main() {
     `of ${meta.frame_count - 1} · ${formatClock(clock.timeOf(meta.frame_count - 1) - clock.start)}` +
     (clock.mode === "variable" ? " · variable frame rate" : "");
   panels.load(meta);
-  video.src = `/api/videos/${videoId}/file`;
-  video.addEventListener("loadeddata", () => { fitCanvas(); goTo(0); }, { once: true });
+  setTimeout(() => panels.loadStats(), 3000);  // a video that never draws still gets its stats
+  await playable;
+  fitCanvas();
+  goTo(0);
   if ("requestVideoFrameCallback" in video) video.requestVideoFrameCallback(onVideoFrame);
   else video.addEventListener("timeupdate", () => { shown = clock.frameShowing(video.currentTime); render(shown); });
 }
