@@ -44,3 +44,23 @@ def client(db_url, tmp_path):
     app = create_app(load_settings(database_url=db_url, web_upload_dir=str(tmp_path / "uploads")))
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def served(db_url, tmp_path):
+    """serve(token=None, **settings) -> base URL: the app on 127.0.0.1 by uvicorn, over real sockets.
+
+    Settings default to `db_url` and an upload folder under tmp_path; every server stops at the test's end."""
+    from contextlib import ExitStack
+
+    from support.browser import serving
+
+    from basketball_analyzer.config import load_settings
+    from basketball_analyzer.web.app import create_app
+
+    with ExitStack() as stack:
+        def serve(token: str | None = None, **overrides) -> str:
+            settings = load_settings(**{"database_url": db_url, "web_upload_dir": str(tmp_path / "uploads"),
+                                        **overrides})
+            return stack.enter_context(serving(create_app(settings, token=token)))
+        yield serve
