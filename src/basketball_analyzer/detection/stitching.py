@@ -74,17 +74,9 @@ def _assign(score: np.ndarray, cur_ids: np.ndarray, prev_ids: np.ndarray, thresh
         # a second to import, is not needed.
         rows, cols = np.nonzero(candidates)
         return {int(cur_ids[r]): int(prev_ids[c]) for r, c in zip(rows, cols)}
-    try:
-        from scipy.optimize import linear_sum_assignment
-    except ImportError:  # scipy comes with the CPU trackers; without it fall back to greedy best-first
-        rows, cols = [], []
-        for flat in np.argsort(-gain, axis=None):
-            r, c = np.unravel_index(flat, gain.shape)
-            if r not in rows and c not in cols:
-                rows.append(r)
-                cols.append(c)
-    else:
-        rows, cols = linear_sum_assignment(gain, maximize=True)
+    from scipy.optimize import linear_sum_assignment  # a declared dependency; imported only when needed
+
+    rows, cols = linear_sum_assignment(gain, maximize=True)
     matches: dict[int, int] = {}
     for r, c in zip(rows, cols):
         if score[r, c] >= threshold:
