@@ -85,7 +85,7 @@ def main() -> None:
              list(range(0, frames, int(args.keyframe_every * fps))))]
     for name, keys in runs:
         started = time.perf_counter()
-        path = follow_camera(clip, {k: truth.to_court[k] for k in keys}, COURT, frames, 1280, boxes=boxes)
+        path = follow_camera(clip, {k: truth.to_court[k] for k in keys}, COURT, frames, 1280, 720, boxes=boxes)
         seconds = time.perf_counter() - started
         err, dist = errors(truth, path.to_court)
         medians.append(np.nanmedian(err))

@@ -106,7 +106,7 @@ class _Tracker:
 
         self.ref_mapping = mapping
         mask = self._mask(gray.shape, mapping, boxes)
-        pts = cv2.goodFeaturesToTrack(gray, maxCorners=600, qualityLevel=0.001, minDistance=6, mask=mask, blockSize=5)
+        pts = cv2.goodFeaturesToTrack(gray, maxCorners=400, qualityLevel=0.001, minDistance=6, mask=mask, blockSize=5)
         if pts is None or len(pts) < MIN_POINTS // 2:
             return False
         self.ref_pts = pts.reshape(-1, 2).astype(np.float32)
@@ -144,8 +144,8 @@ class _Tracker:
         import cv2
 
         nxt, st, _ = cv2.calcOpticalFlowPyrLK(self.prev, gray, self.cur_pts.reshape(-1, 1, 2), None,
-                                              winSize=(21, 21), maxLevel=3)
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(gray, self.prev, nxt, None, winSize=(21, 21), maxLevel=3)
+                                              winSize=(15, 15), maxLevel=3)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(gray, self.prev, nxt, None, winSize=(15, 15), maxLevel=3)
         nxt, back = nxt.reshape(-1, 2), back.reshape(-1, 2)
         good = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm(back - self.cur_pts, axis=1) < 1.0)
         survived = good.sum() / max(len(self.cur_pts), 1)
@@ -166,14 +166,13 @@ class _Tracker:
         return mapping, None
 
 
-def _gray(image: np.ndarray, scale: float) -> np.ndarray:
-    import cv2
+def _work_size(width: int, height: int) -> tuple[int, int]:
+    """The tracking resolution (w, h): at most WORK_WIDTH wide, even sizes for the scaler."""
+    scale = min(1.0, WORK_WIDTH / width)
+    return int(round(width * scale / 2)) * 2, int(round(height * scale / 2)) * 2
 
-    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
 
-
-def static_overlay(path: str | Path, frame_count: int, scale: float, samples: int = 24) -> np.ndarray | None:
+def static_overlay(path: str | Path, frame_count: int, size: tuple[int, int], samples: int = 16) -> np.ndarray | None:
     """Pixels that stay the same all video long while others change: the score bar and logos a broadcast draws.
 
     None when most edges are still (a fixed camera): then nothing is masked.
@@ -183,7 +182,7 @@ def static_overlay(path: str | Path, frame_count: int, scale: float, samples: in
     from ..video import frames_at
 
     picks = np.linspace(0, frame_count - 1, min(samples, frame_count)).astype(int)
-    grays = [_gray(f.image, scale).astype(np.float32) for f in frames_at(path, picks)]
+    grays = [f.image.astype(np.float32) for f in frames_at(path, picks, size=size, gray=True)]
     if len(grays) < 4:
         return None
     stack = np.stack(grays)
@@ -199,7 +198,7 @@ BoxesFn = Callable[[int], np.ndarray]
 
 
 def follow_camera(path: str | Path, keyframes: dict[int, np.ndarray], court: CourtSpec, frame_count: int,
-                  width: int, boxes: BoxesFn | None = None,
+                  width: int, height: int, boxes: BoxesFn | None = None,
                   on_progress: Callable[[int, int], None] | None = None) -> CameraPath:
     """Each frame's image-to-court homography of the video at `path`, from keyframes {frame: homography}.
 
@@ -209,8 +208,9 @@ def follow_camera(path: str | Path, keyframes: dict[int, np.ndarray], court: Cou
     from ..video import iter_frames
 
     boxes = boxes or (lambda _f: np.empty((0, 4)))
-    scale = min(1.0, WORK_WIDTH / width)
-    overlay = static_overlay(path, frame_count, scale)
+    size = _work_size(width, height)
+    scale = size[0] / width
+    overlay = static_overlay(path, frame_count, size)
     keys = sorted(k for k in keyframes if 0 <= k < frame_count)
     path_ = CameraPath.empty(frame_count)
     if not keys:
@@ -227,9 +227,9 @@ def follow_camera(path: str | Path, keyframes: dict[int, np.ndarray], court: Cou
 
     # Forward: one decode of the video from the first keyframe, restarting at each keyframe.
     tracker, active = _Tracker(court, scale, overlay), False
-    for frame in iter_frames(path, start=keys[0]):
+    for frame in iter_frames(path, start=keys[0], size=size, gray=True):
         i = frame.index
-        gray = _gray(frame.image, scale)
+        gray = frame.image
         if i in keyframes:
             active = tracker.start(gray, _normalised(keyframes[i]), boxes(i))
             forward[i] = _normalised(keyframes[i])
@@ -246,11 +246,11 @@ def follow_camera(path: str | Path, keyframes: dict[int, np.ndarray], court: Cou
         stop = keys[n - 1] if n else 0
         tracker = _Tracker(court, scale, overlay)
         backward[key] = _normalised(keyframes[key])
-        active = tracker.start(_gray(_frame(path, key), scale), backward[key], boxes(key))
-        for frame in _reverse(path, stop, key):
+        active = tracker.start(_frame(path, key, size), backward[key], boxes(key))
+        for frame in _reverse(path, stop, key, size):
             if not active:
                 break
-            mapping, why = tracker.step(_gray(frame.image, scale), boxes(frame.index))
+            mapping, why = tracker.step(frame.image, boxes(frame.index))
             if mapping is None:
                 path_.breaks.setdefault(frame.index + 1, why)
                 break
@@ -262,23 +262,23 @@ def follow_camera(path: str | Path, keyframes: dict[int, np.ndarray], court: Cou
     return path_
 
 
-def _frame(path, index: int) -> np.ndarray:
+def _frame(path, index: int, size: tuple[int, int]) -> np.ndarray:
     from ..video import frames_at
 
-    return next(iter(frames_at(path, [index]))).image
+    return next(iter(frames_at(path, [index], size=size, gray=True))).image
 
 
 CHUNK = 120
 
 
-def _reverse(path, stop: int, key: int) -> Iterator:
+def _reverse(path, stop: int, key: int, size: tuple[int, int]) -> Iterator:
     """Frames key-1 down to stop (inclusive), decoded forward in chunks of CHUNK frames."""
     from ..video import iter_frames
 
     end = key
     while end > stop:
         start = max(stop, end - CHUNK)
-        chunk = list(iter_frames(path, start=start, end=end))
+        chunk = list(iter_frames(path, start=start, end=end, size=size, gray=True))
         yield from reversed(chunk)
         end = start
 

@@ -114,6 +114,25 @@ class Calibration:
         return apply_homography(np.linalg.inv(self.matrix), xy)
 
 
+def court_lines(court: CourtSpec, step: float = 0.25) -> list[np.ndarray]:
+    """The court's painted lines as polylines in court units (sidelines and baselines, the half-way line, the
+    centre circle, both lanes and free-throw circles): what a calibration is drawn back over the video with."""
+    L, W, r = court.length, court.width, court.center_radius
+    half = court.lane_width / 2
+
+    def arc(cx, cy, radius, a0=0.0, a1=2 * math.pi):
+        n = max(8, int(abs(a1 - a0) * radius / step))
+        t = np.linspace(a0, a1, n)
+        return np.c_[cx + radius * np.cos(t), cy + radius * np.sin(t)]
+
+    lines = [np.array([[0, 0], [L, 0], [L, W], [0, W], [0, 0]], float), np.array([[L / 2, 0], [L / 2, W]], float),
+             arc(L / 2, W / 2, r)]
+    for base, ft in ((0.0, court.free_throw), (L, L - court.free_throw)):
+        lines.append(np.array([[base, W / 2 - half], [ft, W / 2 - half], [ft, W / 2 + half], [base, W / 2 + half]]))
+        lines.append(arc(ft, W / 2, r))
+    return lines
+
+
 def apply_homography(matrix: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Projective transform of (N, 2) points (float64); points at infinity come back as NaN."""
     pts = np.asarray(xy, np.float64).reshape(-1, 2)

@@ -96,7 +96,8 @@ def follow(session: Session, video_id: int, fixed: bool = False,
         boxes = _boxes_by_frame(session, video_id)
         empty = np.empty((0, 4))
         path = follow_camera(video.path, {k: c.matrix for k, c in keys.items()}, court, video.frame_count,
-                             video.width, boxes=lambda f: boxes.get(f, empty), on_progress=on_progress)
+                             video.width, video.height, boxes=lambda f: boxes.get(f, empty),
+                             on_progress=on_progress)
     save_path(session, video_id, court, path)
     compute_positions(session, video_id)
     return path
