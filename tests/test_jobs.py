@@ -70,3 +70,32 @@ def test_release_and_cancel(db_url, sample_clip):
             cancel_job(s, jid)
         with pytest.raises(NotFound, match="no job with id 999"):
             get_job(s, 999)
+
+
+def test_both_queues_follow_one_state_machine(db_url, sample_clip):
+    from basketball_analyzer.jobs import complete_job, fail_job, job_actions
+    from basketball_analyzer.lifecycle import TRANSITIONS, JobStatus
+
+    S = JobStatus
+    # The bucket's table as it always was: the lifecycle's moves must add up to exactly this.
+    assert TRANSITIONS == {
+        S.pending: {S.processing, S.cancelled},
+        S.processing: {S.processing, S.pending, S.completed, S.failed, S.cancelled},
+        S.completed: {S.imported, S.pending, S.cancelled}, S.failed: {S.pending, S.cancelled},
+        S.imported: {S.imported}, S.cancelled: {S.pending}}
+    done, failed = _jobs(db_url, sample_clip, 2)
+    with transaction(db_url) as s:
+        assert job_actions(get_job(s, done)) == ["cancel"]
+        job = claim_next_job(s, "w")
+        complete_job(s, job, 10)
+        claim_next_job(s, "w")
+        assert fail_job(s, failed, "boom", worker_id="w")
+    with transaction(db_url) as s:
+        # Completed here means stored in the database: final, as `imported` is in the bucket.
+        assert job_actions(get_job(s, done)) == []
+        with pytest.raises(JobError, match="is completed"):
+            cancel_job(s, done)
+        with pytest.raises(JobError, match="only a processing job can complete"):
+            complete_job(s, get_job(s, done), 10)
+        assert job_actions(get_job(s, failed)) == ["cancel"]  # as in the bucket
+        assert cancel_job(s, failed).status == "cancelled"

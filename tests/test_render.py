@@ -13,7 +13,8 @@ from basketball_analyzer.db import transaction
 from basketball_analyzer.db.detections import replace_detections
 from basketball_analyzer.detections import Detections
 from basketball_analyzer.render import (FrameAnnotator, FrameBoxes, contact_sheet_layout, render_video,
-                                        sample_stride, sheet_frame_indices)
+                                        sheet_frame_indices)
+from basketball_analyzer.results.runs import sample_stride
 from basketball_analyzer.sample import make_sample_clip
 from basketball_analyzer.video import iter_frames, probe
 from basketball_analyzer.videos import register_video
@@ -143,15 +144,15 @@ def test_annotator_draws_box_in_track_colour_on_exact_pixels():
 def test_sample_stride_and_held_boxes():
     sampled = Detections.merge(Detections.for_frame(f, [[f, 0, f + 10, 10]], [1.0], [1])
                                for f in range(0, 30, 3))
-    assert sample_stride(sampled, 30) == 3
+    assert sample_stride(sampled.frame_number, 30) == 3
     boxes = FrameBoxes(sampled, 30)
     assert boxes[4].frame_number.tolist() == [3] and boxes[5].xyxy[0, 0] == 3
     every = Detections.merge(Detections.for_frame(f, [[0, 0, 5, 5]], [1.0], [1]) for f in range(10))
-    assert sample_stride(every, 10) == 1
+    assert sample_stride(every.frame_number, 10) == 1
     # Two far-apart frames with boxes say nothing about sampling: never stretch them over 150 frames.
     sparse = Detections.merge(Detections.for_frame(f, [[0, 0, 5, 5]], [1.0], [1]) for f in (0, 150))
-    assert sample_stride(sparse, 300) == 1 and len(FrameBoxes(sparse, 300)[1]) == 0
-    assert sample_stride(Detections.empty()) == 1
+    assert sample_stride(sparse.frame_number, 300) == 1 and len(FrameBoxes(sparse, 300)[1]) == 0
+    assert sample_stride(Detections.empty().frame_number) == 1
 
 
 def test_sheet_layout_and_frame_choice():

@@ -220,16 +220,13 @@ def _clip(video: str | os.PathLike | None, output_dir: Path, seconds: float, pro
     frames = max(1, round(seconds * SAMPLE_FPS))
     path = output_dir / f"sample-game-{frames}f.mp4"
     progress.stage(f"Making a {frames / SAMPLE_FPS:g} s sample game (two teams of five and a referee)")
-    partial = path.with_name(f".{path.name}.partial.mp4")
-    try:
+    from .atomic import atomic_path
+
+    with atomic_path(path, suffix=".mp4") as partial:  # the encoder reads the container off the name
         # Rendered every time (about a second): the truth, with its camera calibration, comes with it.
         truth = make_game_clip(partial, frames=frames, width=SAMPLE_SIZE[0], height=SAMPLE_SIZE[1], fps=SAMPLE_FPS)
         if path.is_file() and path.read_bytes() == partial.read_bytes():
             partial.unlink()  # the same bytes: keep the registered file as it is
-        else:
-            partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
     return path, truth
 
 
@@ -323,7 +320,7 @@ def _tail(path: Path, lines: int = 1) -> str:
 
 def _withdraw(queue, job_id: str) -> None:
     """Cancel and delete an unfinished demo job in a real bucket (best effort, on the way out)."""
-    from .cloud.manifest import ACTIVE
+    from .lifecycle import ACTIVE
 
     try:
         manifest, _ = queue.get(job_id)

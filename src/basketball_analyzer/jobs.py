@@ -1,7 +1,10 @@
 """The local job queue in `detection_jobs`: create, claim atomically, report progress, finish.
 
 Every function takes the caller's `Session` and does not commit: the caller owns the transaction.
-`DatabaseQueue` and `DatabaseJob` put them behind the one job lifecycle (`lifecycle.py`) the worker drives.
+`DatabaseQueue` and `DatabaseJob` put them behind the one job lifecycle (`lifecycle.py`) the worker drives;
+each state change is one of the lifecycle's moves (its `WHERE status IN ...` comes from the move), so both
+queues follow one state machine. A completed local job's results are in the database already, so here
+`completed` is final, as `imported` is in the bucket (`STORED`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,25 @@ from .db import get_engine, transaction
 from .db.models import DetectionJob, JobStatus, utcnow
 from .detection import DetectionParams
 from .exceptions import JobError, LeaseLost, NotFound
-from .lifecycle import JobHandle, JobQueue, ResultsFile
+from .lifecycle import (CANCEL, CLAIM, COMPLETE, FAIL, RELEASE, JobHandle, JobQueue, Move, ResultsFile,
+                        actions)
 
 log = logging.getLogger(__name__)
+
+STORED = frozenset({JobStatus.completed})
+"""States in which a local job's results are in the database: final, as a bucket job's `imported`."""
+OFFERED = ("cancel",)
+"""The user actions the database queue has."""
+
+
+def _from(move: Move):
+    """The SQL condition that a job may make `move` now."""
+    return DetectionJob.status.in_([s.value for s in move.sources if s not in STORED])
+
+
+def job_actions(job: DetectionJob) -> list[str]:
+    """What a user can do with this job now (`["cancel"]` or `[]`), from the one state machine."""
+    return actions(job.status, OFFERED, STORED)
 
 
 def create_job(session: Session, video_id: int, params: DetectionParams) -> DetectionJob:
@@ -54,7 +73,7 @@ def claim_next_job(session: Session, worker_id: str, only: int | None = None) ->
     one sees rowcount 1, on SQLite and PostgreSQL alike.
     """
     while True:
-        q = select(DetectionJob.id).where(DetectionJob.status == JobStatus.pending.value)
+        q = select(DetectionJob.id).where(_from(CLAIM))
         if only is not None:
             q = q.where(DetectionJob.id == only)
         job_id = session.execute(q.order_by(DetectionJob.id).limit(1)).scalar_one_or_none()
@@ -63,8 +82,8 @@ def claim_next_job(session: Session, worker_id: str, only: int | None = None) ->
         now = utcnow()
         won = session.execute(
             update(DetectionJob)
-            .where(DetectionJob.id == job_id, DetectionJob.status == JobStatus.pending.value)
-            .values(status=JobStatus.processing.value, worker_id=worker_id, started_at=now, updated_at=now,
+            .where(DetectionJob.id == job_id, _from(CLAIM))
+            .values(status=CLAIM.target.value, worker_id=worker_id, started_at=now, updated_at=now,
                     error=None, progress=0.0, frames_processed=0)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -85,8 +104,10 @@ def set_progress(session: Session, job_id: int, frames_done: int, frames_total: 
 
 def complete_job(session: Session, job: DetectionJob, frames_done: int) -> None:
     """Mark a job completed."""
+    if not COMPLETE.allows(job.status):
+        raise JobError(f"job {job.id} is {job.status}; only a processing job can complete")
     now = utcnow()
-    job.status, job.progress, job.frames_processed = JobStatus.completed.value, 1.0, frames_done
+    job.status, job.progress, job.frames_processed = COMPLETE.target.value, 1.0, frames_done
     job.completed_at = job.updated_at = now
 
 
@@ -95,8 +116,8 @@ def fail_job(session: Session, job_id: int, error: str, worker_id: str | None = 
     now = utcnow()
     q = update(DetectionJob).where(DetectionJob.id == job_id)
     if worker_id is not None:
-        q = q.where(DetectionJob.status == JobStatus.processing.value, DetectionJob.worker_id == worker_id)
-    return session.execute(q.values(status=JobStatus.failed.value, error=error[:2000], completed_at=now,
+        q = q.where(_from(FAIL), DetectionJob.worker_id == worker_id)
+    return session.execute(q.values(status=FAIL.target.value, error=error[:2000], completed_at=now,
                                     updated_at=now)
                            .execution_options(synchronize_session=False)).rowcount == 1
 
@@ -104,18 +125,19 @@ def fail_job(session: Session, job_id: int, error: str, worker_id: str | None = 
 def release_job(session: Session, job_id: int) -> None:
     """Give an unfinished job back to the queue (worker stopping)."""
     session.execute(update(DetectionJob)
-                    .where(DetectionJob.id == job_id, DetectionJob.status == JobStatus.processing.value)
-                    .values(status=JobStatus.pending.value, worker_id=None, started_at=None, progress=0.0,
+                    .where(DetectionJob.id == job_id, _from(RELEASE))
+                    .values(status=RELEASE.target.value, worker_id=None, started_at=None, progress=0.0,
                             frames_processed=0, updated_at=utcnow())
                     .execution_options(synchronize_session=False))
 
 
 def cancel_job(session: Session, job_id: int) -> DetectionJob:
-    """Cancel a pending or processing job."""
+    """Cancel a pending, processing or failed job (a completed one's results are stored: final)."""
     job = get_job(session, job_id)
-    if job.status not in (JobStatus.pending.value, JobStatus.processing.value):
-        raise JobError(f"job {job_id} is {job.status}; only pending or processing jobs can be cancelled")
-    job.status, job.updated_at = JobStatus.cancelled.value, utcnow()
+    if "cancel" not in job_actions(job):
+        raise JobError(f"job {job_id} is {job.status}; only pending or processing jobs, or failed ones, can be "
+                       "cancelled")
+    job.status, job.updated_at = CANCEL.target.value, utcnow()
     return job
 
 

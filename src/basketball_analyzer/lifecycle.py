@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 
 class JobStatus(str, Enum):
@@ -34,6 +34,53 @@ class JobStatus(str, Enum):
     failed = "failed"
     imported = "imported"
     cancelled = "cancelled"
+
+
+class Move(NamedTuple):
+    """One kind of state change: from which states a job may make it, and the state it ends in."""
+
+    sources: frozenset[JobStatus]
+    target: JobStatus
+
+    def allows(self, status: JobStatus | str, stored: frozenset[JobStatus] = frozenset()) -> bool:
+        """True when a job in `status` may make this move. `stored`: the states in which a queue holds a
+        job's results in the database already, final there as `imported` is (the database queue's
+        `completed`)."""
+        status = JobStatus(status)
+        return (S.imported if status in stored else status) in self.sources
+
+
+S = JobStatus
+# The one job state machine, for the database queue and the bucket queue alike.
+CLAIM = Move(frozenset({S.pending}), S.processing)
+TAKE_OVER = Move(frozenset({S.processing}), S.processing)  # the bucket: a lease ran out
+RELEASE = Move(frozenset({S.processing}), S.pending)  # a worker stopping hands the job back
+COMPLETE = Move(frozenset({S.processing}), S.completed)
+FAIL = Move(frozenset({S.processing}), S.failed)
+# completed -> cancelled withdraws results nobody should import; a stored result (imported) is final.
+CANCEL = Move(frozenset({S.pending, S.processing, S.completed, S.failed}), S.cancelled)
+# A fresh claim token on retry, so nothing of an earlier run can be mistaken for the new one.
+RETRY = Move(frozenset({S.completed, S.failed, S.cancelled}), S.pending)
+IMPORT = Move(frozenset({S.completed, S.imported}), S.imported)  # the bucket: stored in a database
+MOVES = (CLAIM, TAKE_OVER, RELEASE, COMPLETE, FAIL, CANCEL, RETRY, IMPORT)
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    status: frozenset(m.target for m in MOVES if status in m.sources) for status in JobStatus}
+"""Status -> the statuses it may become: every move above, by where it starts."""
+ACTIVE = frozenset({S.pending, S.processing})
+USER_ACTIONS = {"cancel": CANCEL, "retry": RETRY, "import": IMPORT}
+"""What a person can ask of a job, by the name the CLI and the API use."""
+
+
+def actions(status: JobStatus | str, offered: Iterable[str] = tuple(USER_ACTIONS),
+            stored: frozenset[JobStatus] = frozenset()) -> list[str]:
+    """The user actions (of those a queue `offered`) a job in `status` allows, in `USER_ACTIONS` order.
+
+    An import of an imported job is a no-op, not an action; `stored` is as in `Move.allows`.
+    """
+    status = JobStatus(status)
+    return [name for name, move in USER_ACTIONS.items()
+            if name in offered and move.allows(status, stored) and status is not move.target
+            and status not in stored]
 
 
 @dataclass(frozen=True)

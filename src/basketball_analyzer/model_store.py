@@ -1,5 +1,7 @@
 """Where the SAM 3 checkpoint comes from: local-first lookup, completeness checks, `check` and `stage`.
 
+The device and dtype it would run on (`resolve_device`) are decided here too, so `check` can report them.
+
 Lookup order: CLOUD_MODEL_PATH, `/models/sam3` (the worker image), the Hugging Face cache snapshot of
 facebook/sam3 (HF_HUB_CACHE / HF_HOME honoured), then the hub id. facebook/sam3 is gated, so a download
 needs the licence accepted on the hub and a login; a local copy avoids both.
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Settings
-from .exceptions import DetectorError
+from .exceptions import ConfigError, DetectorError
 
 MODEL_ID = "facebook/sam3"
 IMAGE_MODEL_DIR = Path("/models/sam3")
@@ -24,6 +26,28 @@ HOW_TO_GET = (
     f"to get the gated model: accept the licence at https://huggingface.co/{MODEL_ID}, run `hf auth login` "
     f"(or set HF_TOKEN) and `hf download {MODEL_ID}`; or copy a snapshot to CLOUD_MODEL_PATH"
 )
+
+
+SAM3_DTYPES = ("auto", "bfloat16", "float16", "float32")
+"""What SAM3_DTYPE may say."""
+
+
+def resolve_device(settings: Settings) -> tuple[str, str]:
+    """(device, dtype) from SAM3_DEVICE / SAM3_DTYPE: `auto` is CUDA in bfloat16 when present, else CPU float32."""
+    device = (settings.sam3_device or "auto").strip().lower()
+    dtype = (settings.sam3_dtype or "auto").strip().lower()
+    if dtype not in SAM3_DTYPES:
+        raise ConfigError(f"invalid SAM3_DTYPE {dtype!r}: choose one of {', '.join(SAM3_DTYPES)}")
+    if device == "auto":
+        try:
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        except ImportError:
+            device = "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    return device, dtype
 
 
 @dataclass(frozen=True)
@@ -209,8 +233,6 @@ class ModelReport:
 
 def check(settings: Settings) -> ModelReport:
     """Report which model would be loaded from where, its size and the device, without loading it."""
-    from .detection.sam3 import resolve_device
-
     lookup = find_model(settings)
     loc = lookup.location
     device, dtype = resolve_device(settings)

@@ -17,9 +17,11 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .atomic import atomic_path
 from .db.models import Video
 from .detections import Detections
 from .exceptions import BballError, NotFound
+from .results.runs import sample_stride
 from .video import FrameReader, iter_frames, probe, sha256_file
 
 ProgressFn = Callable[[int, int], None]
@@ -133,10 +135,14 @@ class TeamColours:
 
 
 class FrameBoxes:
-    """Stored boxes by video frame; frames between sampled ones get the last sampled frame's boxes."""
+    """Stored boxes by video frame; frames between sampled ones get the last sampled frame's boxes.
 
-    def __init__(self, detections: Detections, frame_count: int | None = None) -> None:
-        self.stride = sample_stride(detections, frame_count)
+    `sample_interval` is the run's (`results.runs.stored_run`); without it, it is read off the frame numbers.
+    """
+
+    def __init__(self, detections: Detections, frame_count: int | None = None,
+                 sample_interval: int | None = None) -> None:
+        self.stride = sample_interval or sample_stride(detections.frame_number, frame_count)
         self._frames: dict[int, Detections] = {}
         if len(detections):
             order = np.argsort(detections.frame_number, kind="stable")
@@ -148,23 +154,6 @@ class FrameBoxes:
 
     def __getitem__(self, frame: int) -> Detections:
         return self._frames.get(frame - frame % self.stride, self._empty)
-
-
-def sample_stride(detections: Detections, frame_count: int | None = None) -> int:
-    """The run's sample interval as seen in the stored frame numbers (sampled frames are its multiples).
-
-    The gcd of the frame numbers, trusted only when at least 4 frames have boxes and they cover at least half
-    of the frames it implies; otherwise 1, so sparse boxes are never stretched over frames nobody looked at.
-    """
-    frames = np.unique(detections.frame_number)
-    nonzero = frames[frames > 0]
-    if len(nonzero) == 0:
-        return 1
-    stride = int(np.gcd.reduce(nonzero))
-    if stride <= 1 or len(frames) < 4:
-        return 1
-    span = (frame_count if frame_count else int(frames.max()) + 1)
-    return stride if len(frames) >= 0.5 * math.ceil(span / stride) else 1
 
 
 def contact_sheet_layout(count: int, width: int, height: int, tile_width: int = TILE_WIDTH) -> SheetLayout:
@@ -191,12 +180,11 @@ def sheet_frame_indices(frame_count: int, count: int) -> list[int]:
 
 def find_video(session: Session, ref: str | os.PathLike) -> Video:
     """A registered video by id or by path (matched on content), without registering anything."""
+    from .videos import get_video
+
     text = str(ref)
-    if text.isdigit() and not Path(text).exists():
-        video = session.get(Video, int(text))
-        if video is None:
-            raise NotFound(f"no video with id {text} (see `bball video list`)")
-        return video
+    if text.isdigit() and not Path(text).exists():  # an id, read as `videos.resolve_video` reads one
+        return get_video(session, int(text))
     path = Path(text).expanduser()
     probe(path)  # one clear line when it is missing or not a video
     # By content, as `register_video` does: a moved or renamed file is still the same video.
@@ -220,14 +208,15 @@ def check_output(output: str | os.PathLike, suffixes: tuple[str, ...]) -> Path:
 
 def render_video(video_path: str | os.PathLike, detections: Detections, output: str | os.PathLike, *,
                  trail_length: int | None = None, on_progress: ProgressFn | None = None,
-                 teams: TeamColours | None = None) -> RenderResult:
+                 teams: TeamColours | None = None, sample_interval: int | None = None) -> RenderResult:
     """Write the video with its detections drawn on every frame (H.264, same size and frame rate).
 
     The file appears only when complete: it is written under a temporary name and renamed.
+    `sample_interval`: the run's, so each stored frame's boxes stay up for the frames it stands for.
     """
     output = check_output(output, VIDEO_SUFFIXES)
     info = probe(video_path)
-    boxes = FrameBoxes(detections, info.frame_count)
+    boxes = FrameBoxes(detections, info.frame_count, sample_interval)
     annotator = FrameAnnotator(trail_length=trail_length or max(10, round(info.fps)), teams=teams)
     frames = drawn = 0
     with h264_writer(output, info.fps, info.width, info.height) as write:
@@ -245,7 +234,8 @@ def render_video(video_path: str | os.PathLike, detections: Detections, output: 
 
 def render_contact_sheet(video_path: str | os.PathLike, detections: Detections, output: str | os.PathLike, *,
                          frames: int = 12, tile_width: int = TILE_WIDTH, trail_length: int | None = None,
-                         on_progress: ProgressFn | None = None, teams: TeamColours | None = None) -> RenderResult:
+                         on_progress: ProgressFn | None = None, teams: TeamColours | None = None,
+                         sample_interval: int | None = None) -> RenderResult:
     """Write a PNG grid of `frames` annotated frames, evenly spaced through the video, each labelled."""
     import cv2
 
@@ -255,7 +245,7 @@ def render_contact_sheet(video_path: str | os.PathLike, detections: Detections, 
     info = probe(video_path)
     wanted = sheet_frame_indices(info.frame_count, frames)
     layout = contact_sheet_layout(len(wanted), info.width, info.height, tile_width)
-    boxes = FrameBoxes(detections, info.frame_count)
+    boxes = FrameBoxes(detections, info.frame_count, sample_interval)
     trail = trail_length or max(10, round(info.fps))
     width, height = layout.size
     sheet = np.full((height, width, 3), 32, np.uint8)
@@ -293,26 +283,21 @@ def h264_writer(output: Path, fps: float, width: int, height: int, crf: int = 20
     temporary name and renamed only when the block ends without error: a stopped render leaves nothing."""
     import av
 
-    tmp = output.with_name(f".{output.name}.partial")
-    try:
-        container = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}[output.suffix.lower()]
-        with av.open(str(tmp), "w", format=container) as out:
-            stream = out.add_stream("libx264", rate=_rate(fps))
-            stream.width, stream.height = width, height
-            # 4:2:0 needs even sizes; 4:4:4 keeps odd-sized videos at their exact size.
-            stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
-            stream.options = {"crf": str(crf), "preset": "veryfast"}
+    container = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}[output.suffix.lower()]
+    with atomic_path(output) as tmp, av.open(str(tmp), "w", format=container) as out:
+        stream = out.add_stream("libx264", rate=_rate(fps))
+        stream.width, stream.height = width, height
+        # 4:2:0 needs even sizes; 4:4:4 keeps odd-sized videos at their exact size.
+        stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
 
-            def write(image: np.ndarray) -> None:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                    out.mux(packet)
-
-            yield write
-            for packet in stream.encode():
+        def write(image: np.ndarray) -> None:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
                 out.mux(packet)
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+        yield write
+        for packet in stream.encode():
+            out.mux(packet)
 
 
 def write_png(image: np.ndarray, output: Path) -> None:
@@ -322,12 +307,8 @@ def write_png(image: np.ndarray, output: Path) -> None:
     ok, encoded = cv2.imencode(".png", image)
     if not ok:  # pragma: no cover - OpenCV only fails here on an impossible image
         raise BballError(f"could not encode {output}")
-    tmp = output.with_name(f".{output.name}.partial")
-    try:
+    with atomic_path(output) as tmp:
         tmp.write_bytes(encoded.tobytes())
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _caption(tile: np.ndarray, text: str) -> None:

@@ -21,3 +21,26 @@ def count_requests(storage) -> dict[str, int]:
 
     storage.client.meta.events.register("before-send.s3", on_send)
     return counts
+
+
+def with_policy(queue, **changes):
+    """A queue on the same bucket and clock whose lease policy differs in `changes` (policies are frozen)."""
+    from dataclasses import replace
+
+    from basketball_analyzer.cloud.queue import CloudQueue
+
+    return CloudQueue(queue.storage, replace(queue.policy, **changes), clock=queue.clock)
+
+
+class SteppedClock:
+    """The bucket's clock, moved forward by the test: a lease runs out at `advance`, not after a sleep."""
+
+    def __init__(self, storage):
+        self.storage, self.offset = storage, 0.0
+
+    def __call__(self) -> float:
+        return self.storage.now() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock `seconds` ahead."""
+        self.offset += seconds

@@ -89,3 +89,34 @@ def test_lease_expiry():
     assert not m.lease_expired(1_800_000_000)
     assert m.lease_expired(1_900_000_000)
     assert not manifest().lease_expired(1_900_000_000)
+
+
+@pytest.mark.parametrize("status, allowed", [
+    ("pending", ["cancel"]), ("processing", ["cancel"]), ("completed", ["cancel", "retry", "import"]),
+    ("failed", ["cancel", "retry"]), ("cancelled", ["retry"]), ("imported", []),
+])
+def test_the_status_view_says_which_actions_a_job_allows(status, allowed):
+    from basketball_analyzer.cloud.status import JobView
+
+    m = manifest(status=status)
+    assert JobView(m.job_id, m).actions == allowed
+    segment = manifest(status=status, parent_id=new_job_id(), segment={
+        "index": 0, "count": 2, "start_frame": 0, "end_frame": 10, "overlap_frames": 0})
+    assert JobView(segment.job_id, segment).actions == [a for a in allowed if a != "import"]
+    assert JobView("x", None, problem="unreadable").actions == []
+
+
+def test_a_lease_policy_is_fixed_when_built():
+    from dataclasses import FrozenInstanceError
+
+    from basketball_analyzer.cloud.lease import LeasePolicy
+    from basketball_analyzer.config import load_settings
+
+    policy = LeasePolicy(lease_seconds=9)
+    assert (policy.heartbeat_interval, policy.fence_after) == (3.0, pytest.approx(7.2))
+    assert LeasePolicy(lease_seconds=1).heartbeat_interval == 0.5  # never more than half the lease
+    with pytest.raises(FrozenInstanceError):
+        policy.lease_seconds = 1  # type: ignore[misc]
+    configured = LeasePolicy.from_settings(load_settings(cloud_lease_seconds=30, cloud_max_attempts=5,
+                                                         cloud_part_frames=600))
+    assert (configured.lease_seconds, configured.max_attempts, configured.part_frames) == (30.0, 5, 600)

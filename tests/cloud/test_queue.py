@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from click.testing import CliRunner
-from cloudutil import count_requests, hog_params
+from cloudutil import SteppedClock, count_requests, hog_params, with_policy
 
+from basketball_analyzer.cloud.lease import LeasePolicy
 from basketball_analyzer.cli import cli
 from basketball_analyzer.cloud.jobfiles import manifest_key, pending_key, video_key
 from basketball_analyzer.cloud.manifest import SCHEMA_VERSION, CloudJobStatus, new_job_id
@@ -60,17 +60,18 @@ def test_stale_claim_write_loses(queue, tiny_clip):
 
 
 def test_expired_lease_is_taken_over_then_fails_after_max_attempts(storage, tiny_clip):
-    queue = CloudQueue(storage, lease_seconds=1.0, max_attempts=2)
+    clock = SteppedClock(storage)  # the lease runs out when the clock moves, not after a sleep
+    queue = CloudQueue(storage, LeasePolicy(lease_seconds=1.0, max_attempts=2), clock=clock)
     job = submit(queue, tiny_clip)
     first = queue.claim("dies-1")
     assert queue.claim("other") is None  # lease still live
-    time.sleep(2.2)  # LIST times have 1 s resolution
+    clock.advance(2.2)  # LIST times have 1 s resolution
     second = queue.claim("dies-2")
     assert second.job_id == job.job_id and second.manifest.attempts == 2
     assert second.token != first.token
     with pytest.raises(LeaseLost):  # the first worker learns it lost the job at its next heartbeat
         first.heartbeat()
-    time.sleep(2.2)
+    clock.advance(2.2)
     assert queue.claim("third") is None
     m, _ = queue.get(job.job_id)
     assert m.status is CloudJobStatus.failed
@@ -172,6 +173,7 @@ def test_retry_refuses_a_job_whose_video_is_gone(queue, tiny_clip):
 
 
 def test_a_manifest_of_a_newer_schema_is_left_alone(queue, tiny_clip, cloud_env):
+    queue = with_policy(queue, marker_grace=0)  # reconcile below reads what it finds at once
     newer = submit(queue, tiny_clip)
     raw = json.loads(queue.storage.get_bytes(manifest_key(newer.job_id))[0])
     raw["schema_version"] = SCHEMA_VERSION + 1
@@ -181,7 +183,6 @@ def test_a_manifest_of_a_newer_schema_is_left_alone(queue, tiny_clip, cloud_env)
     good = submit(queue, tiny_clip)
     assert queue.claim("old-worker").job_id == good.job_id
     assert queue.claim("old-worker") is None
-    queue.marker_grace = 0
     queue.reconcile()
     assert queue.files.list_pending() == [newer.job_id]  # its marker stays for a newer worker
     assert queue.storage.get_bytes(manifest_key(newer.job_id))[0] == body  # untouched
@@ -190,3 +191,33 @@ def test_a_manifest_of_a_newer_schema_is_left_alone(queue, tiny_clip, cloud_env)
     assert counts == {"ListObjectsV2": 1}  # no GET of it on every poll either
     result = CliRunner().invoke(cli, ["cloud", "status"])
     assert result.exit_code == 0 and "newer than this bball supports" in result.output
+
+
+def test_two_claims_racing_for_one_job_are_decided_by_the_conditional_write(queue, cloud_settings, tiny_clip):
+    """Both read the pending manifest before either writes: only If-Match can tell them apart, and does."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from basketball_analyzer.cloud.storage import CloudStorage
+
+    job = submit(queue, tiny_clip)
+    both_read = threading.Barrier(2, timeout=30)
+
+    def claim(name: str):
+        racer = CloudQueue(CloudStorage.from_settings(cloud_settings), queue.policy)  # its own client
+        read = racer.files.get_manifest
+
+        def read_then_wait(job_id):
+            found = read(job_id)
+            both_read.wait()
+            return found
+
+        racer.files.get_manifest = read_then_wait
+        return racer.claim(name)
+
+    with ThreadPoolExecutor(2) as pool:
+        claims = list(pool.map(claim, ["left", "right"]))
+    won = [c for c in claims if c is not None]
+    assert len(won) == 1
+    manifest, _ = queue.get(job.job_id)
+    assert (manifest.worker_id, manifest.attempts, manifest.claim_token) == (won[0].worker_id, 1, won[0].token)

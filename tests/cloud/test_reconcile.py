@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
-from cloudutil import count_requests, hog_params
+from cloudutil import SteppedClock, count_requests, hog_params, with_policy
 
+from basketball_analyzer.cloud.lease import LeasePolicy
 from basketball_analyzer.cloud.jobfiles import lease_key
 from basketball_analyzer.cloud.manifest import CloudJobStatus
 from basketball_analyzer.cloud.queue import CloudQueue
@@ -34,7 +34,7 @@ def test_submit_cut_between_manifest_and_marker_is_found_by_reconcile(proxy, pro
     assert queue.get(job_id)[0].status is CloudJobStatus.pending
     assert queue.claim("w") is None  # no marker: invisible to polling
 
-    queue.marker_grace = 0
+    queue = with_policy(queue, marker_grace=0)
     done = queue.reconcile()
     assert done.restored == [job_id] and done.expired == []
     assert queue.claim("w").job_id == job_id
@@ -44,7 +44,7 @@ def test_reconcile_waits_out_a_submit_in_flight(queue, tiny_clip):
     job = queue.submit(1, tiny_clip, hog_params())
     queue.storage.delete(f"queue/pending/{job.job_id}")
     assert queue.reconcile().restored == []  # younger than marker_grace: perhaps between its two writes
-    queue.marker_grace = 0
+    queue = with_policy(queue, marker_grace=0)
     assert queue.reconcile().restored == [job.job_id]
 
 
@@ -62,15 +62,16 @@ def test_retry_cut_before_its_marker_then_retry_again_works(proxy, proxied_stora
 
 
 def test_expired_lease_without_a_marker_is_taken_over(proxy, proxied_storage, storage, tiny_clip):
-    queue = CloudQueue(storage, lease_seconds=1.0, marker_grace=0)
+    clock = SteppedClock(storage)
+    queue = CloudQueue(storage, LeasePolicy(lease_seconds=1.0, marker_grace=0), clock=clock)
     queue.submit(1, tiny_clip, hog_params())
-    doomed = CloudQueue(proxied_storage, lease_seconds=1.0)
+    doomed = CloudQueue(proxied_storage, LeasePolicy(lease_seconds=1.0))
     cut_before(proxy, doomed.files, "mark_leased")
     first = doomed.claim("doomed")  # the claim landed, its lease marker did not; then the worker died
     assert first is not None and not storage.get_bytes(lease_key(first.job_id))
     proxy.heal()
     storage.delete(f"queue/pending/{first.job_id}")  # the worker's next request (dropping it) got through
-    time.sleep(1.2)
+    clock.advance(1.2)
     assert queue.claim("rescuer") is None  # nothing in queue/ points at it
     done = queue.reconcile()
     assert done.expired == [first.job_id]
@@ -79,7 +80,7 @@ def test_expired_lease_without_a_marker_is_taken_over(proxy, proxied_storage, st
 
 
 def test_reconcile_costs_two_lists_once_it_has_read_each_finished_job(queue, tiny_clip):
-    queue.marker_grace = 0
+    queue = with_policy(queue, marker_grace=0)
     for _ in range(3):
         queue.submit(1, tiny_clip, hog_params())
     for _ in range(3):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from cloudutil import hog_params
+from cloudutil import SteppedClock, hog_params, with_policy
 
+from basketball_analyzer.cloud.lease import LeasePolicy
 from basketball_analyzer.cli import cli
 from basketball_analyzer.cloud import importer, job as job_module
 from basketball_analyzer.cloud.status import list_jobs
@@ -40,7 +41,7 @@ def submit(queue, path, **kw):
 
 def worker(settings, name: str) -> CloudWorker:
     w = CloudWorker(settings, worker_id=name)
-    w.queue.min_write_interval = 0
+    w.queue = with_policy(w.queue, min_write_interval=0)
     return w
 
 
@@ -138,12 +139,12 @@ def test_failed_segment_fails_the_job_and_retry_reruns_only_it(queue, cloud_sett
 
 def test_segment_abandoned_after_its_attempts_fails_the_job(storage, game):
     path, _ = game
-    q = CloudQueue(storage, lease_seconds=1, max_attempts=1)
+    clock = SteppedClock(storage)
+    q = CloudQueue(storage, LeasePolicy(lease_seconds=1, max_attempts=1), clock=clock)
     job = submit(q, path, segments=3)
     held = q.claim("dies")  # never heartbeats: its lease runs out
     dead = job.segment_ids.index(held.job_id)
-    import time
-    time.sleep(1.5)
+    clock.advance(1.5)
     # The dead one is abandoned when a claim comes to it; the others are claimed.
     claimed = {c.job_id for c in (q.claim(f"next{i}") for i in range(3)) if c is not None}
     assert claimed == set(job.segment_ids) - {held.job_id}
@@ -173,8 +174,7 @@ def test_reconcile_settles_a_job_whose_last_segment_ended_without_settling(queue
     monkeypatch.setattr(job_module, "settle_quietly", lambda *a: None)  # a crash right after each segment
     assert worker(cloud_settings, "w").work(burst=True) == 3
     assert queue.get(job.job_id)[0].status is S.pending
-    queue.marker_grace = 0
-    queue.reconcile()
+    with_policy(queue, marker_grace=0).reconcile()
     assert queue.get(job.job_id)[0].status is S.completed
 
 

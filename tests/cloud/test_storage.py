@@ -30,7 +30,7 @@ def test_video_round_trip_multipart_with_progress(storage, tmp_path, monkeypatch
     assert seen[-1] == (src.stat().st_size, src.stat().st_size)
     dest = JobFiles(storage).download_video(key, tmp_path / "back.mkv")
     assert hashlib.sha256(dest.read_bytes()).digest() == hashlib.sha256(src.read_bytes()).digest()
-    assert not (tmp_path / "back.mkv.part").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["back.mkv", "game.MKV"]  # no temporary left
 
 
 def test_manifest_writes_are_conditional(storage):

@@ -9,7 +9,7 @@ import sys
 import threading
 
 import pytest
-from cloudutil import count_requests, hog_params
+from cloudutil import count_requests, hog_params, with_policy
 from test_lease import wait_for
 
 from basketball_analyzer.cloud.manifest import CloudJobStatus
@@ -31,7 +31,7 @@ def test_failed_job_is_recorded_and_the_worker_goes_on(queue, cloud_settings, cl
     bad = queue.submit(1, broken, hog_params())
     good = queue.submit(2, clip60, hog_params(), frames_total=60)
     worker = CloudWorker(cloud_settings, worker_id="w1")
-    worker.queue.min_write_interval = 0
+    worker.queue = with_policy(worker.queue, min_write_interval=0)
     progress: list[tuple[int, int]] = []
     real = worker.queue.files.update_progress
     worker.queue.files.update_progress = lambda job_id, done, total, *a: (progress.append((done, total)),
@@ -83,7 +83,7 @@ def test_sigterm_hands_the_job_back_and_exits(queue, clip60):
 def test_cancel_mid_job_drops_the_results(queue, cloud_settings, clip60, monkeypatch):
     job = queue.submit(1, clip60, hog_params(), frames_total=60)
     worker = CloudWorker(cloud_settings, worker_id="w")
-    worker.queue.heartbeat_interval = 0.3
+    worker.queue = with_policy(worker.queue, heartbeat_interval=0.3)
     t = threading.Thread(target=worker.work, kwargs={"burst": True})
     t.start()
     wait_for(lambda: queue.files.get_progress(job.job_id), 60, "the worker to start")
@@ -97,10 +97,9 @@ def test_cancel_mid_job_drops_the_results(queue, cloud_settings, clip60, monkeyp
 def test_server_restart_mid_job_loses_nothing(s3_server, queue, cloud_settings, clip60, tmp_path):
     job = queue.submit(1, clip60, hog_params(), frames_total=60)
     worker = CloudWorker(cloud_settings, worker_id="steady")
-    worker.queue.heartbeat_interval = 0.5
     # A restart can take longer than 80% of the tests' 10 s lease on a busy machine, and then the worker
     # rightly fences itself off (test_zombie.py); here the outage is meant to fit inside the lease.
-    worker.queue.lease_seconds = 30.0
+    worker.queue = with_policy(worker.queue, heartbeat_interval=0.5, lease_seconds=30.0)
     done: list[int] = []
     t = threading.Thread(target=lambda: done.append(worker.work(max_jobs=1)))
     t.start()
@@ -130,6 +129,6 @@ def test_a_worker_finds_a_stranded_job_when_it_starts(queue, cloud_settings, tin
     job = queue.submit(1, tiny_clip, hog_params(), frames_total=6)
     queue.storage.delete(f"queue/pending/{job.job_id}")  # a cut between manifest and marker
     worker = CloudWorker(cloud_settings, worker_id="w")
-    worker.queue.marker_grace = 0
+    worker.queue = with_policy(worker.queue, marker_grace=0)
     assert worker.work(burst=True) == 1
     assert queue.get(job.job_id)[0].status is CloudJobStatus.completed

@@ -10,6 +10,7 @@ import pytest
 from cloudutil import hog_params
 from test_lease import wait_for
 
+from basketball_analyzer.cloud.lease import LeasePolicy
 from basketball_analyzer.cloud.importer import import_job
 from basketball_analyzer.cloud.manifest import CloudJobStatus
 from basketball_analyzer.cloud.queue import CloudQueue
@@ -32,14 +33,14 @@ def test_partitioned_upload_retried_after_retry_and_completion_overwrites_nothin
     clip = sample_clip[0]  # three players HOG finds: a result worth protecting
     with transaction() as s:
         registered = register_video(s, clip).video.id
-    queue = CloudQueue(storage, lease_seconds=LEASE, max_attempts=1)
+    queue = CloudQueue(storage, LeasePolicy(lease_seconds=LEASE, max_attempts=1))
     job = queue.submit(registered, clip, hog_params(sample_interval=4), frames_total=10)
 
     # The zombie: its results upload meets a partition. Fencing is off (a suspended VM does not see its
     # clock run), so only the ownership check and the token-named key stand between it and the good result.
-    zq = CloudQueue(proxied_storage, lease_seconds=LEASE, max_attempts=1)
-    zq.fence_fraction = float("inf")
-    zq.heartbeat_interval = 1e6  # stalled with it: no heartbeat learns of the takeover first
+    # A heartbeat never comes (stalled with it): no heartbeat learns of the takeover first.
+    zq = CloudQueue(proxied_storage, LeasePolicy(lease_seconds=LEASE, max_attempts=1, fence_fraction=float("inf"),
+                                                 heartbeat_interval=1e6))
     real_upload = zq.files.upload_results
 
     def partitioned_upload(*args, **kwargs):
@@ -98,12 +99,10 @@ def long_clip(tmp_path_factory):
 def test_a_worker_cut_off_from_the_bucket_fences_itself_before_its_lease_ends(
         proxy, proxied_storage, storage, cloud_settings, long_clip):
     lease = 3.0
-    queue = CloudQueue(storage, lease_seconds=lease)
+    queue = CloudQueue(storage, LeasePolicy(lease_seconds=lease))
     job = queue.submit(1, long_clip, hog_params(), frames_total=900)
-    zq = CloudQueue(proxied_storage, lease_seconds=lease)
-    zq.heartbeat_interval = 0.5
-    zq.min_write_interval = 0
-    zq.progress_every = 10
+    zq = CloudQueue(proxied_storage, LeasePolicy(lease_seconds=lease, heartbeat_interval=0.5, min_write_interval=0,
+                                                 progress_every=10))
     cut_at: list[int] = []
     real_progress = zq.files.update_progress
 

@@ -256,3 +256,16 @@ def test_crowded_frame_is_refused(tmp_path):
     assert len(read_all(path, frame_count=3, max_rows_per_frame=9, batch_rows=4)) == 15
     with pytest.raises(ResultsError, match="frame 2 has more than 8 boxes"):
         read_all(path, frame_count=3, max_rows_per_frame=8, batch_rows=4)
+
+
+def test_the_file_remembers_the_runs_parameters(tmp_path):
+    from basketball_analyzer.detection import DetectionParams
+    from basketball_analyzer.results.format import read_parameters
+
+    params = DetectionParams(sample_interval=3, detector="hog").to_dict()
+    with ResultsWriter(tmp_path / "r.parquet", job_id="j", video_id=1, parameters=params) as w:
+        w.write(frames(0, 2))
+    assert read_parameters(w.path) == params
+    assert read_metadata(w.path)["sample_interval"] == "3"
+    older = write(tmp_path / "old.parquet", frames(0, 2))  # no parameters: files from before they were kept
+    assert read_parameters(older.path) is None

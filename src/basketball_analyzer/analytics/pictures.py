@@ -141,6 +141,7 @@ def render_minimap(session: Session, video_id: int, output: str | os.PathLike, o
 
     from ..db.detections import load_detections
     from ..render import VIDEO_SUFFIXES, FrameAnnotator, FrameBoxes, check_output, h264_writer
+    from ..results.runs import stored_run
     from ..video import FrameReader, probe
 
     output = check_output(output, VIDEO_SUFFIXES)
@@ -149,7 +150,7 @@ def render_minimap(session: Session, video_id: int, output: str | os.PathLike, o
     colours = team_colours(session, video_id)
     detections = load_detections(session, video_id)
     info = probe(video.path)
-    boxes = FrameBoxes(detections, info.frame_count)
+    boxes = FrameBoxes(detections, info.frame_count, stored_run(session, video_id).sample_interval)
     annotator = FrameAnnotator(trail_length=max(10, round(info.fps)), teams=colours)
     canvas = CourtCanvas(cal.court)
     scale = info.height / canvas.height

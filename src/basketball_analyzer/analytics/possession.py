@@ -2,15 +2,19 @@
 
 The ball is a box labelled `ball` (SAM 3 prompted with "basketball"). A player is near it when the ball's
 centre lies within `reach` player-heights of the player's box. One frame of nearness is not possession (a
-pass flies past everyone): a player must be nearest for `confirm` sampled frames in a row, and keeps the
-ball while it is in flight or hidden for up to `hold_seconds`; after that nobody has it (a shot, a loose
-ball, a dead ball).
+pass flies past everyone): a player must be nearest for `confirm` video frames in a row (and at least two
+stored frames of a sampled run), and keeps the ball while it is in flight or hidden for up to
+`hold_seconds`; after that nobody has it (a shot, a loose ball, a dead ball). A stored frame counts for the
+video frames it stands for (`sample_interval`), so a run that kept every third frame holds the ball as long
+as one that kept them all.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+
+import math
 
 import numpy as np
 
@@ -36,9 +40,11 @@ def nearest_player(ball_xyxy: np.ndarray, player_xyxy: np.ndarray, reach: float 
 
 @dataclass
 class PossessionTracker:
-    """Feed frames in order with `update`; `frames` counts possessed frames per track id."""
+    """Feed stored frames in order with `update`; `frames` counts possessed stored frames per track id (each
+    stands for `sample_interval` video frames: `results.runs.StoredRun.frame_seconds`)."""
 
     fps: float
+    sample_interval: int = 1  # video frames each stored frame stands for (`results.runs.stored_run`)
     confirm: int = CONFIRM_FRAMES
     hold_seconds: float = HOLD_SECONDS
     reach: float = REACH
@@ -60,7 +66,7 @@ class PossessionTracker:
         if near >= 0:
             self._streak = self._streak + 1 if near == self._candidate else 1
             self._candidate = near
-            if self._streak >= self.confirm:
+            if self._streak >= self.confirm_streak:
                 self.holder = near
             if near == self.holder:
                 self._last_seen = frame
@@ -71,6 +77,11 @@ class PossessionTracker:
         if self.holder >= 0:
             self.frames[self.holder] += 1
         return self.holder
+
+    @property
+    def confirm_streak(self) -> int:
+        """Stored frames in a row that confirm a new holder: `confirm` video frames, and never one alone."""
+        return max(1 if self.sample_interval == 1 else 2, math.ceil(self.confirm / self.sample_interval))
 
 
 def best_ball(boxes: np.ndarray, confidence: np.ndarray) -> np.ndarray | None:

@@ -1,7 +1,9 @@
 """`video_stats`: per track and per team, time on screen, distance, average and top speed, possession.
 
 Streams the stored boxes one track at a time (and, for possession, a chunk of frames at a time), so a
-two-hour game's two million rows fit in the memory of its longest track.
+two-hour game's two million rows fit in the memory of its longest track. Each stored frame counts for the
+video frames it stands for (`results.runs.stored_run`: the run's recorded sample interval), so a run that
+kept every third frame reports the same seconds as one that kept them all.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import PlayerDetection
+from ..results.runs import StoredRun, stored_run
 from .calibration import get_calibration
 from .motion import MAX_SPEED_METRES, MIN_STEP_METRES, track_motion
 from .possession import BALL_LABEL, PossessionTracker, best_ball
@@ -79,6 +82,8 @@ def video_stats(session: Session, video_id: int) -> StatsReport:
     if not teams:
         report.notes.append(f"no teams yet (run `bball teams {video_id}`)")
     fps = video.fps or 30.0
+    run = stored_run(session, video_id)
+    interval = run.sample_interval
     for track in iter_tracks(session, video_id, exclude=(BALL_LABEL,)):
         x1, y1, x2, y2 = track.xyxy.T
         feet = np.c_[(x1 + x2) / 2, y2]
@@ -88,32 +93,31 @@ def video_stats(session: Session, video_id: int) -> StatsReport:
         else:  # pixels: a player is about 2 m tall, so his box height is about 2 m
             height = float(np.median(y2 - y1))
             points, min_step, max_speed = feet, 0.1 * height, MAX_SPEED_METRES / 2.0 * height
-        step = max(1, int(np.median(np.diff(track.frames)))) if len(track.frames) > 1 else 1
-        m = track_motion(track.frames, points, fps, frame_step=step, min_step=min_step, max_speed=max_speed)
+        m = track_motion(track.frames, points, fps, frame_step=interval, min_step=min_step,
+                         max_speed=max_speed)
         report.tracks.append(TrackStats(track.tracking_id, track.label, teams.get(track.tracking_id), m.seconds,
                                         m.distance, m.avg_speed, m.top_speed))
-    report.possession = _possession(session, video_id, fps, report)
+    report.possession = _possession(session, video_id, fps, run, report)
     if not report.possession:
         report.notes.append("possession needs the ball: run SAM 3 with `--prompt basketball` as well")
     report.teams = _team_totals(report)
     return report
 
 
-def _possession(session: Session, video_id: int, fps: float, report: StatsReport) -> bool:
+def _possession(session: Session, video_id: int, fps: float, run: StoredRun, report: StatsReport) -> bool:
     t = PlayerDetection.__table__
     if session.execute(select(t.c.id).where(t.c.video_id == video_id, t.c.label == BALL_LABEL).limit(1)).first() \
             is None:
         return False
-    tracker = PossessionTracker(fps=fps)
+    tracker = PossessionTracker(fps=fps, sample_interval=run.sample_interval)
     for frame, ids, boxes, labels, conf in _frames(session, video_id):
         ball = labels == BALL_LABEL
         people = ~ball & ~np.isin(labels, list(REFEREE_LABELS)) & (ids >= 0)
         tracker.update(frame, best_ball(boxes[ball], conf[ball]), ids[people], boxes[people])
     total = sum(tracker.frames.values())
-    step = 1.0 / fps
     for row in report.tracks:
         held = tracker.frames.get(row.tracking_id, 0)
-        row.possession_seconds = held * step
+        row.possession_seconds = held * run.frame_seconds(fps)
         row.possession_share = held / total if total else 0.0
     return True
 

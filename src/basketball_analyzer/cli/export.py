@@ -18,6 +18,7 @@ def export(video_id: int, fmt: str, output: Path | None) -> None:
     """Export a video's stored detections."""
     from ..db import transaction
     from ..db.detections import load_detections
+    from ..atomic import atomic_path
     from ..export import write_csv, write_mot
     from ..videos import get_video
 
@@ -28,10 +29,8 @@ def export(video_id: int, fmt: str, output: Path | None) -> None:
     if output is None:
         writer(det, sys.stdout)
         return
-    tmp = output.with_name(output.name + ".partial")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_path(output) as tmp, open(tmp, "w", newline="") as fh:
         n = writer(det, fh)
-    tmp.replace(output)
     click.echo(f"Wrote {n} detections to {output}", err=True)
 
 

@@ -52,7 +52,7 @@ def jobs_list(as_json: bool) -> None:
 @jobs_group.command("cancel")
 @click.argument("job_id", type=int)
 def jobs_cancel(job_id: int) -> None:
-    """Cancel a pending or processing job."""
+    """Cancel a pending, processing or failed job (a completed one is final)."""
     from ..db import transaction
     from ..jobs import cancel_job
 

@@ -31,6 +31,7 @@ def render(video: str, output: Path | None, frames: int | None, tile_width: int,
     from ..db.detections import load_detections
     from ..exceptions import BballError, NotFound
     from ..render import find_video, render_contact_sheet, render_video
+    from ..results.runs import stored_run
     from .common import progress_bar
 
     if sum(bool(x) for x in (frames, heatmap, minimap)) > 1:
@@ -52,20 +53,21 @@ def render(video: str, output: Path | None, frames: int | None, tile_width: int,
         video_id, path, name = v.id, v.path, Path(v.file_name).stem
         det = load_detections(s, video_id)
         teams = team_colours(s, video_id)
+        interval = stored_run(s, video_id).sample_interval
     if not len(det):
         raise NotFound(f"video {video_id} has no stored detections: run `bball analyze {video_id}` "
                        "or import its cloud results first")
     if frames is None:
         output = output or Path(f"{name}-annotated.mp4")
         with progress_bar("Rendering") as update:
-            result = render_video(path, det, output, on_progress=update, teams=teams)
+            result = render_video(path, det, output, on_progress=update, teams=teams, sample_interval=interval)
         click.echo(f"Wrote {result.path} ({result.frames} frames, {result.width}x{result.height}, "
                    f"{result.boxes} boxes drawn)")
     else:
         output = output or Path(f"{name}-sheet.png")
         with progress_bar("Rendering", unit="tiles") as update:
             result = render_contact_sheet(path, det, output, frames=frames, tile_width=tile_width,
-                                          on_progress=update, teams=teams)
+                                          on_progress=update, teams=teams, sample_interval=interval)
         click.echo(f"Wrote {result.path} ({result.frames} frames, {result.width}x{result.height})")
 
 

@@ -87,11 +87,12 @@ def _saved_keys(env_file: Path) -> dict[str, str]:
 def _write_env(env_file: Path, env: dict[str, str]) -> None:
     import os
 
-    tmp = env_file.with_name(env_file.name + ".partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.writelines(f"{k}={shlex.quote(v)}\n" for k, v in env.items())
-    tmp.replace(env_file)
+    from ..atomic import atomic_path
+
+    with atomic_path(env_file) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # secrets: readable by us alone
+        with os.fdopen(fd, "w") as fh:
+            fh.writelines(f"{k}={shlex.quote(v)}\n" for k, v in env.items())
 
 
 def _wait_while_up(server) -> None:

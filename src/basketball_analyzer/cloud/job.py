@@ -18,37 +18,34 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 from ..exceptions import BballError, ConditionFailed, LeaseLost, ManifestError, StorageUnavailable
 from ..lifecycle import JobHandle, ResultsFile
 from .jobfiles import lease_key, video_suffix
+from .lease import LeasePolicy
 from .manifest import SCHEMA_VERSION, CloudJobStatus, JobManifest, utcnow_iso
 from .segments import combined_sha256, resume_overlap_frames, settle_quietly
-
-if TYPE_CHECKING:
-    from .queue import CloudQueue
+from .storage import best_effort
+from .store import ManifestStore
 
 log = logging.getLogger(__name__)
 S = CloudJobStatus
-
-FENCE_FRACTION = 0.8  # of the lease: stop while the lease is surely still ours, before anyone may take over
 
 
 class CloudJob(JobHandle):
     """A job this worker holds: the manifest as last written and its ETag (guarded by `lock`)."""
 
-    def __init__(self, queue: "CloudQueue", manifest: JobManifest, etag: str, claimed_at: float):
-        self.queue, self.files, self.manifest, self.etag = queue, queue.files, manifest, etag
+    def __init__(self, store: ManifestStore, policy: LeasePolicy, manifest: JobManifest, etag: str,
+                 claimed_at: float):
+        self.store, self.files, self.policy, self.manifest, self.etag = store, store.files, policy, manifest, etag
         self.lock = threading.RLock()
         self.token: str = manifest.claim_token or ""
         self.job_id = self.results_job_id = manifest.job_id
         self.video_id, self.attempt = manifest.video_id, manifest.attempts
         self.video_name = manifest.parameters.get("video_name")
-        self._plan_frames(manifest, queue.part_frames)
+        self._plan_frames(manifest, policy.part_frames)
         self.worker_id = manifest.worker_id or ""
-        self.fence_after = queue.lease_seconds * queue.fence_fraction
-        self.heartbeat_interval = queue.heartbeat_interval
         self.last_heartbeat_ok = claimed_at  # monotonic time the last successful lease write was sent
         self.lost: LeaseLost | None = None
         self._progress_frames, self._progress_at = -1, 0.0
@@ -87,11 +84,11 @@ class CloudJob(JobHandle):
             thread.join()
 
     def _heartbeats(self, done: threading.Event) -> None:
-        wait = self.heartbeat_interval
+        wait = self.policy.heartbeat_interval
         while not done.wait(wait):
             try:
                 self.heartbeat()
-                wait = self.heartbeat_interval
+                wait = self.policy.heartbeat_interval
             except LeaseLost as exc:
                 self.lost = self.lost or exc
                 return
@@ -99,7 +96,7 @@ class CloudJob(JobHandle):
                 # A bucket hiccup: try again sooner; the lease has slack for a few misses, and fencing
                 # stops the work if they go on.
                 log.warning("job %s: heartbeat failed (%s); retrying", self.job_id, exc)
-                wait = max(0.2, self.heartbeat_interval / 3)
+                wait = max(0.2, self.policy.heartbeat_interval / 3)
 
     def heartbeat(self) -> None:
         """Renew the lease (manifest and lease marker). `LeaseLost` if the job was taken or cancelled."""
@@ -108,8 +105,8 @@ class CloudJob(JobHandle):
             if self.manifest.status is not S.processing:
                 return  # completed, failed or handed back in the meantime: nothing to renew
             sent = time.monotonic()
-            now = self.queue.storage.now()
-            self._change(S.processing, lease_expires_at=utcnow_iso(now + self.queue.lease_seconds))
+            now = self.store.now()
+            self._change(S.processing, lease_expires_at=utcnow_iso(now + self.policy.lease_seconds))
             self.last_heartbeat_ok = max(self.last_heartbeat_ok, sent)
             self.files.mark_leased(self.job_id, self.worker_id)
 
@@ -118,9 +115,9 @@ class CloudJob(JobHandle):
         if self.lost is not None:
             raise self.lost
         silent = time.monotonic() - self.last_heartbeat_ok
-        if silent > self.fence_after:
+        if silent > self.policy.fence_after:
             self.lost = LeaseLost(f"job {self.job_id}: no heartbeat succeeded for {silent:.0f}s of the "
-                                  f"{self.queue.lease_seconds:.0f}s lease; stopping before another worker "
+                                  f"{self.policy.lease_seconds:.0f}s lease; stopping before another worker "
                                   "takes it over")
             raise self.lost
 
@@ -141,11 +138,11 @@ class CloudJob(JobHandle):
         was lost is then recognised as ours, not as someone else's change).
         """
         with self.lock:
-            new = self.queue.stamp(self.manifest.transition(status, **changes))
+            new = self.store.stamp(self.manifest.transition(status, **changes))
             etag = self.etag
 
             def write() -> str:
-                return self.queue.write(new, etag, stamp=False)
+                return self.store.write(new, etag, stamp=False)
 
             try:
                 self.etag = self._patiently(write) if patient else write()
@@ -181,8 +178,8 @@ class CloudJob(JobHandle):
         if self.resumed and self.manifest.frames_total and self.manifest.frames_total > total:
             done, total = done + self.manifest.frames_total - total, self.manifest.frames_total
         now = time.monotonic()
-        due = self._progress_frames < 0 or done - self._progress_frames >= self.queue.progress_every
-        if due and now - self._progress_at >= self.queue.min_write_interval:
+        due = self._progress_frames < 0 or done - self._progress_frames >= self.policy.progress_every
+        if due and now - self._progress_at >= self.policy.min_write_interval:
             try:
                 self.files.update_progress(self.job_id, done, total, self.worker_id, self.attempt)
             except BballError as exc:  # progress is advisory; the job goes on
@@ -203,7 +200,7 @@ class CloudJob(JobHandle):
         try:
             self._change(S.processing, patient=True, parts=parts, schema_version=SCHEMA_VERSION)
         except LeaseLost:
-            _quietly(self.queue.storage.delete, key)
+            best_effort(self.store.storage.delete, key)
             raise
         self._parts_this_claim += 1
         log.info("job %s: part %d saved (frames %d-%d, %d rows)", self.job_id, len(parts), start, end, results.rows)
@@ -219,27 +216,27 @@ class CloudJob(JobHandle):
             if self.resumed:  # the results cover the whole job, not just what this claim decoded
                 total = max(self.manifest.frames_total or 0, results.frames_total)
                 results = replace(results, frames_processed=total, frames_total=total)
-            self._change(S.completed, patient=True, completed_at=utcnow_iso(self.queue.storage.now()),
+            self._change(S.completed, patient=True, completed_at=utcnow_iso(self.store.now()),
                          lease_expires_at=None, results_key=None, results_sha256=combined_sha256(
                              p["sha256"] for p in parts), results_rows=sum(p["rows"] for p in parts),
                          frames_processed=results.frames_processed, frames_total=results.frames_total)
             with self.lock:
-                _quietly(self.files.drop_markers, self.job_id)
-            settle_quietly(self.queue, self.manifest.parent_id)
+                best_effort(self.files.drop_markers, self.job_id)
+            settle_quietly(self.store, self.manifest.parent_id)
             return
         key = self._patiently(self._upload, results.path)
         try:
-            self._change(S.completed, patient=True, completed_at=utcnow_iso(self.queue.storage.now()),
+            self._change(S.completed, patient=True, completed_at=utcnow_iso(self.store.now()),
                             lease_expires_at=None, results_key=key, results_sha256=results.sha256,
                             results_rows=results.rows, frames_processed=results.frames_processed,
                             frames_total=results.frames_total)
         except LeaseLost:
             # Our key is ours alone: removing it cannot touch the run that replaced us.
-            _quietly(self.queue.storage.delete, key)
+            best_effort(self.store.storage.delete, key)
             raise
         with self.lock:
-            _quietly(self.files.drop_markers, self.job_id)
-        settle_quietly(self.queue, self.manifest.parent_id)
+            best_effort(self.files.drop_markers, self.job_id)
+        settle_quietly(self.store, self.manifest.parent_id)
 
     def _upload(self, path: Path, part: int | None = None) -> str:
         self.check()
@@ -249,16 +246,16 @@ class CloudJob(JobHandle):
     def fail(self, message: str, frames_processed: int = 0) -> None:
         """Mark the job failed with `message`; `LeaseLost` if it is no longer ours."""
         self._change(S.failed, error=message[:2000], lease_expires_at=None,
-                     completed_at=utcnow_iso(self.queue.storage.now()), frames_processed=frames_processed)
-        _quietly(self.files.drop_markers, self.job_id)
-        settle_quietly(self.queue, self.manifest.parent_id)
+                     completed_at=utcnow_iso(self.store.now()), frames_processed=frames_processed)
+        best_effort(self.files.drop_markers, self.job_id)
+        settle_quietly(self.store, self.manifest.parent_id)
 
     def release(self) -> None:
         """Hand the job back to the queue (worker stopping); the attempt does not count."""
         self._change(S.pending, worker_id=None, lease_expires_at=None, started_at=None, claim_token=None,
                      attempts=max(0, self.manifest.attempts - 1))
         self.files.mark_pending(self.job_id)
-        _quietly(self.queue.storage.delete, lease_key(self.job_id))
+        best_effort(self.store.storage.delete, lease_key(self.job_id))
 
     def _patiently(self, fn, *args, **kwargs):
         """Call `fn`, retrying while the bucket is unreachable, for as long as fencing allows.
@@ -274,11 +271,3 @@ class CloudJob(JobHandle):
                 log.warning("job %s: bucket unreachable (%s); retrying in %.1fs", self.job_id, exc, wait)
                 time.sleep(wait)
                 wait = min(wait * 2, 2.0)
-
-
-def _quietly(fn, *args) -> None:
-    """Best-effort clean-up: a failure is logged, never raised over the real outcome."""
-    try:
-        fn(*args)
-    except BballError as exc:
-        log.warning("clean-up step failed: %s", exc)

@@ -21,7 +21,7 @@ from ..detections import Detections
 from ..exceptions import ResultsError
 from .jobfiles import own_key
 from .manifest import JobManifest
-from ..results.format import ResultsWriter, read_metadata, read_results
+from ..results.format import ResultsWriter, read_metadata, read_parameters, read_results
 from .segments import describe, load
 
 
@@ -100,9 +100,10 @@ def join_segments(queue, job: JobManifest, dest: Path) -> Joined:
                 for n, piece in enumerate(found):
                     path = downloads[n].result()
                     boxes = _read(path, piece)
-                    if writer is None:  # the detector's name comes from the first file
+                    if writer is None:  # the detector's name and the run's parameters come from the first file
                         writer = ResultsWriter(dest, job_id=job.job_id, video_id=job.video_id,
-                                               detector=read_metadata(path).get("detector", ""))
+                                               detector=read_metadata(path).get("detector", ""),
+                                               parameters=read_parameters(path))
                         writer.open()
                     path.unlink()
                     start, end = piece.start_frame, piece.end_frame

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..exceptions import JobError, ManifestError, ManifestTooNew
-from ..lifecycle import JobStatus
+from ..lifecycle import TRANSITIONS, JobStatus
 
 SCHEMA_VERSION = 2
 """The newest manifest schema this bball reads. Version 2 adds segments; a job without segments is still
@@ -31,25 +31,11 @@ CloudJobStatus = JobStatus  # one set of job states for both queues (lifecycle.p
 
 
 S = CloudJobStatus
-# processing -> processing is a lease takeover; processing -> pending a worker handing the job back.
-# -> pending from completed, failed or cancelled is `retry` (a fresh claim token, so nothing of an earlier
-# run can be mistaken for the new one); completed -> cancelled withdraws results nobody should import.
-# imported is final: the database holds the results, so re-running would only make a second copy.
-TRANSITIONS: dict[CloudJobStatus, frozenset[CloudJobStatus]] = {
-    S.pending: frozenset({S.processing, S.cancelled}),
-    S.processing: frozenset({S.processing, S.pending, S.completed, S.failed, S.cancelled}),
-    S.completed: frozenset({S.imported, S.pending, S.cancelled}),
-    S.failed: frozenset({S.pending, S.cancelled}),
-    S.imported: frozenset({S.imported}),
-    S.cancelled: frozenset({S.pending}),
-}
-# A segmented job is pending until its segments settle it (`cloud.segments.settle`): it is never claimed.
+# The state machine is lifecycle.py's (`TRANSITIONS`, one for both queues). A segmented job is pending until
+# its segments settle it (`cloud.segments.settle`): it is never claimed, and settles straight from pending.
 SEGMENTED_TRANSITIONS: dict[CloudJobStatus, frozenset[CloudJobStatus]] = {
     S.pending: frozenset({S.completed, S.failed}),
 }
-ACTIVE = frozenset({S.pending, S.processing})
-RETRYABLE = frozenset({S.completed, S.failed, S.cancelled})
-CANCELLABLE = frozenset({S.pending, S.processing, S.completed, S.failed})
 
 
 def new_job_id(now: float | None = None) -> str:
@@ -230,6 +216,12 @@ class JobManifest:
         if status not in allowed:
             raise JobError(f"job {self.job_id} is {self.status.value}; it cannot become {status.value}")
         return replace(self, status=status, **changes)
+
+    def requeued(self) -> "JobManifest":
+        """Pending again with a fresh set of attempts and nothing of the earlier run (`retry`)."""
+        return self.transition(S.pending, attempts=0, error=None, worker_id=None, lease_expires_at=None,
+                               started_at=None, completed_at=None, frames_processed=0, claim_token=None,
+                               results_key=None, results_sha256=None, results_rows=None, parts=None)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (status by value)."""

@@ -24,15 +24,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from ..exceptions import (BballError, ConditionFailed, JobError, LeaseLost, ManifestError, ManifestTooNew,
-                          NotFound, StorageError)
-from ..lifecycle import JobQueue
-from .job import FENCE_FRACTION, CloudJob
-from .jobfiles import LEASE_PREFIX, PENDING_PREFIX, JobFiles, manifest_key
+from ..exceptions import ConditionFailed, JobError, LeaseLost, ManifestError, ManifestTooNew
+from ..lifecycle import ACTIVE, RETRY, JobQueue
 from . import segments
-from .manifest import (ACTIVE, RETRYABLE, SCHEMA_VERSION, CloudJobStatus, JobManifest, new_claim_token, new_job_id,
+from .job import CloudJob
+from .jobfiles import LEASE_PREFIX, PENDING_PREFIX
+from .lease import LeasePolicy
+from .manifest import (SCHEMA_VERSION, CloudJobStatus, JobManifest, new_claim_token, new_job_id,
                        utcnow_iso, validate_job_id)
-from .storage import BytesFn, CloudStorage
+from .storage import BytesFn, CloudStorage, best_effort
+from .store import ManifestStore
 
 log = logging.getLogger(__name__)
 S = CloudJobStatus
@@ -50,87 +51,27 @@ class Reconciled:
     manifests_read: int = 0
 
 
-class CloudQueue(JobQueue):
-    """Job operations on a `CloudStorage`. Every state change is a conditional manifest write."""
+class CloudQueue(ManifestStore, JobQueue):
+    """Job operations on a `CloudStorage`'s manifests. Every state change is a conditional manifest write."""
 
     kind = "cloud"
 
-    def __init__(self, storage: CloudStorage, *, lease_seconds: float = 120.0, max_attempts: int = 3,
-                 marker_grace: float = 30.0):
-        self.storage = storage
-        self.files = JobFiles(storage)
-        self.lease_seconds = float(lease_seconds)
-        self.max_attempts = int(max_attempts)
-        # A manifest younger than this may be a submit between its two writes: reconcile leaves it be.
-        self.marker_grace = float(marker_grace)
-        # Handed to each claim (tests shorten them).
-        self.heartbeat_interval = min(max(self.lease_seconds / 3, 1.0), self.lease_seconds / 2)
-        self.progress_every = 50
-        self.min_write_interval = 1.0  # R2 takes about one write per second to the same key
-        self.fence_fraction = FENCE_FRACTION
-        self.part_frames = 0  # results in parts of this many frames (CLOUD_PART_FRAMES); 0: one file
+    def __init__(self, storage: CloudStorage, policy: LeasePolicy | None = None, *,
+                 clock: Callable[[], float] | None = None):
+        """`policy`: lease and timing, shared by every claim this queue hands out; `clock`: see `ManifestStore`."""
+        super().__init__(storage, clock)
+        self.policy = policy or LeasePolicy()
         self._seen: dict[str, str] = {}  # job id -> ETag of a manifest reconcile need not read again
         self._too_new: set[str] = set()  # jobs of a newer schema: left for newer workers
 
     @classmethod
     def from_settings(cls, settings, storage: CloudStorage | None = None) -> "CloudQueue":
         """Queue on the configured bucket with the configured lease and attempt limits."""
-        queue = cls(storage or CloudStorage.from_settings(settings),
-                    lease_seconds=settings.cloud_lease_seconds, max_attempts=settings.cloud_max_attempts)
-        queue.part_frames = settings.cloud_part_frames
-        return queue
+        return cls(storage or CloudStorage.from_settings(settings), LeasePolicy.from_settings(settings))
 
     def check(self) -> None:
         """Reach the bucket before the first claim, so wrong credentials fail at once with `StorageError`."""
         self.storage.check()
-
-    # -- reading and writing manifests ----------------------------------------------------------------
-
-    def write(self, manifest: JobManifest, etag: str | None, *, stamp: bool = True) -> str:
-        """Conditional write; on 412, succeed anyway if the stored bytes are ours (a retried PUT landed).
-
-        `stamp` sets updated_at now; a caller retrying one write passes a stamped manifest and False.
-        """
-        if stamp:
-            manifest = self.stamp(manifest)
-        try:
-            return self.files.put_manifest(manifest, etag=etag)
-        except ConditionFailed:
-            current = self.storage.get_bytes(manifest_key(manifest.job_id))
-            if current is not None and current[0] == manifest.to_json():
-                return current[1]
-            raise
-
-    def stamp(self, manifest: JobManifest) -> JobManifest:
-        """The manifest with updated_at set to the server's now."""
-        return replace(manifest, updated_at=utcnow_iso(self.storage.now()))
-
-    def get(self, job_id: str) -> tuple[JobManifest, str]:
-        """(manifest, ETag) of a job; `NotFound` when there is none."""
-        job_id = validate_job_id(job_id)
-        found = self.files.get_manifest(job_id)
-        if found is None:
-            raise NotFound(f"no cloud job {job_id} in bucket {self.storage.bucket!r} "
-                           "(see `bball cloud status`)")
-        return found
-
-    def update(self, job_id: str, change: Callable[[JobManifest], JobManifest | None],
-               attempts: int = 10) -> JobManifest:
-        """Read-modify-write with If-Match, re-reading when someone else wrote first.
-
-        `change` returns the new manifest, or None to leave it as it is; it may raise `JobError`.
-        """
-        for _ in range(attempts):
-            manifest, etag = self.get(job_id)
-            new = change(manifest)
-            if new is None:
-                return manifest
-            try:
-                self.write(new, etag)
-                return new
-            except ConditionFailed:
-                time.sleep(0.05)
-        raise StorageError(f"job {job_id} kept changing while we tried to update it; try again")
 
     # -- submitting -----------------------------------------------------------------------------------
 
@@ -145,17 +86,17 @@ class CloudQueue(JobQueue):
         A `plan` of more than one segment queues one job per segment under a segmented job
         (`frames_of(start, end)` counts the sampled frames of a segment).
         """
-        job_id = new_job_id(self.storage.now())
+        job_id = new_job_id(self.now())
         path = Path(video_path)
         video_key = self.files.upload_video(job_id, path, on_progress=on_upload)
         manifest = JobManifest(job_id=job_id, video_id=int(video_id), status=S.pending,
-                               created_at=utcnow_iso(self.storage.now()),
+                               created_at=utcnow_iso(self.now()),
                                parameters={**params.to_dict(), "video_key": video_key,
                                            "video_name": path.name, **({"video_fps": fps} if fps else {})},
                                frames_total=frames_total, video_sha256=video_sha256, video_size=video_size)
         parts: list[JobManifest] = []
         if plan is not None and plan.count > 1:
-            parts = segments.segment_manifests(manifest, plan, self.storage.now(), frames_of)
+            parts = segments.segment_manifests(manifest, plan, self.now(), frames_of)
             manifest = replace(manifest, segment_ids=[p.job_id for p in parts], schema_version=SCHEMA_VERSION)
         try:
             # The job before its segments, markers last: a worker that sees a marker can always read the
@@ -167,8 +108,8 @@ class CloudQueue(JobQueue):
                 self.files.mark_pending(part.job_id)
         except BaseException:
             for part in parts:
-                _quietly(self.files.delete_job_files, part.job_id)
-            _quietly(self.files.delete_job_files, job_id)
+                best_effort(self.files.delete_job_files, part.job_id)
+            best_effort(self.files.delete_job_files, job_id)
             raise
         log.info("submitted job %s (video %s, %s)", job_id, video_id, video_key)
         return manifest
@@ -180,11 +121,11 @@ class CloudQueue(JobQueue):
 
         One LIST while fewer than 1,000 markers exist; no GETs.
         """
-        now = self.storage.now()
+        now = self.now()
         found: set[str] = set()
         for obj in self.files.list_queue():
             if obj.key.startswith(LEASE_PREFIX):
-                if now - obj.last_modified > self.lease_seconds:
+                if now - obj.last_modified > self.policy.lease_seconds:
                     found.add(obj.key[len(LEASE_PREFIX):])
             elif obj.key.startswith(PENDING_PREFIX):
                 found.add(obj.key[len(PENDING_PREFIX):])
@@ -208,7 +149,7 @@ class CloudQueue(JobQueue):
                 continue
             except ManifestError as exc:
                 log.warning("job %s: %s; setting it aside (see `bball cloud status`)", job_id, exc)
-                _quietly(self.files.drop_markers, job_id)
+                best_effort(self.files.drop_markers, job_id)
                 continue
             if claim is not None:
                 return claim
@@ -221,33 +162,33 @@ class CloudQueue(JobQueue):
             return None
         found = self.files.get_manifest(job_id)
         if found is None:
-            _quietly(self.files.drop_markers, job_id)
+            best_effort(self.files.drop_markers, job_id)
             return None
         manifest, etag = found
-        now = self.storage.now()
+        now = self.now()
         if manifest.status not in ACTIVE or manifest.segmented:  # a segmented job's segments are claimed
-            _quietly(self.files.drop_markers, job_id)
+            best_effort(self.files.drop_markers, job_id)
             return None
         if manifest.status is S.processing:
             if not manifest.lease_expired(now):
                 return None
-            if manifest.attempts >= self.max_attempts:
+            if manifest.attempts >= self.policy.max_attempts:
                 self._abandon(manifest, etag)
                 return None
             log.warning("job %s: lease of worker %s expired; taking it over", job_id, manifest.worker_id)
         new = manifest.transition(S.processing, worker_id=worker_id, attempts=manifest.attempts + 1,
                                   started_at=utcnow_iso(now), error=None, claim_token=new_claim_token(),
-                                  lease_expires_at=utcnow_iso(now + self.lease_seconds))
+                                  lease_expires_at=utcnow_iso(now + self.policy.lease_seconds))
         try:
             etag = self.write(new, etag)
         except ConditionFailed:
             return None  # another worker won this job
         claimed_at = time.monotonic()
         # A cut before the lease marker is harmless: the claim holds, and heartbeats re-create the marker.
-        _quietly(self.files.mark_leased, job_id, worker_id)
-        _quietly(self.storage.delete, PENDING_PREFIX + job_id)
+        best_effort(self.files.mark_leased, job_id, worker_id)
+        best_effort(self.storage.delete, PENDING_PREFIX + job_id)
         log.info("job %s claimed by %s (attempt %d)", job_id, worker_id, new.attempts)
-        return CloudJob(self, new, etag, claimed_at)
+        return CloudJob(self, self.policy, new, etag, claimed_at)
 
     def _abandon(self, manifest: JobManifest, etag: str) -> None:
         reason = (f"abandoned after {manifest.attempts} attempts: the lease of worker {manifest.worker_id} "
@@ -255,10 +196,10 @@ class CloudQueue(JobQueue):
                   f"`bball cloud retry --job-id {manifest.job_id}`")
         try:
             self.write(manifest.transition(S.failed, error=reason, lease_expires_at=None,
-                                           completed_at=utcnow_iso(self.storage.now())), etag)
+                                           completed_at=utcnow_iso(self.now())), etag)
         except ConditionFailed:
             return
-        _quietly(self.files.drop_markers, manifest.job_id)
+        best_effort(self.files.drop_markers, manifest.job_id)
         log.warning("job %s failed: %s", manifest.job_id, reason)
         segments.settle_quietly(self, manifest.parent_id)
 
@@ -275,12 +216,12 @@ class CloudQueue(JobQueue):
         """
         done = Reconciled()
         marked = {obj.key.rsplit("/", 1)[-1] for obj in self.files.list_queue()}
-        now = self.storage.now()
+        now = self.now()
         for obj in self.files.list_manifests():
             job_id = obj.key.split("/")[1]
             if job_id in marked or job_id in self._too_new or self._seen.get(job_id) == obj.etag:
                 continue
-            if now - obj.last_modified < self.marker_grace:
+            if now - obj.last_modified < self.policy.marker_grace:
                 continue  # maybe a submit or retry between its two writes; look again next pass
             done.manifests_read += 1
             try:
@@ -324,10 +265,10 @@ class CloudQueue(JobQueue):
             if m.segmented and m.status is S.cancelled:
                 return None
             return m.transition(S.cancelled, lease_expires_at=None,
-                                completed_at=utcnow_iso(self.storage.now()))
+                                completed_at=utcnow_iso(self.now()))
 
         manifest = self.update(job_id, change)
-        _quietly(self.files.drop_markers, manifest.job_id)
+        best_effort(self.files.drop_markers, manifest.job_id)
         segments.cancel(self, manifest)
         return manifest
 
@@ -345,12 +286,10 @@ class CloudQueue(JobQueue):
         def change(m: JobManifest) -> JobManifest | None:
             if m.status is S.pending:
                 return None
-            if m.status not in RETRYABLE:
+            if m.status not in RETRY.sources:
                 raise JobError(f"job {m.job_id} is {m.status.value}; only completed, failed, cancelled or "
                                "pending jobs can be retried")
-            return m.transition(S.pending, attempts=0, error=None, worker_id=None, lease_expires_at=None,
-                                started_at=None, completed_at=None, frames_processed=0, claim_token=None,
-                                results_key=None, results_sha256=None, results_rows=None, parts=None)
+            return m.requeued()
 
         everything = manifest.status is S.completed
         manifest = self.update(job_id, change)
@@ -363,14 +302,6 @@ class CloudQueue(JobQueue):
     def mark_imported(self, job_id: str) -> JobManifest:
         """Record that a completed job's results were imported (idempotent)."""
         return self.update(job_id, lambda m: None if m.status is S.imported else m.transition(S.imported))
-
-
-def _quietly(fn: Callable, *args) -> None:
-    """Best-effort step: a failure is logged, never raised over the real outcome."""
-    try:
-        fn(*args)
-    except BballError as exc:
-        log.warning("best-effort step %s failed: %s", getattr(fn, "__name__", fn), exc)
 
 
 def spread(job_ids: list[str]) -> list[str]:

@@ -17,14 +17,12 @@ import hashlib
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..exceptions import BballError, JobError, NotFound, SegmentError
-from .manifest import (ACTIVE, CANCELLABLE, RETRYABLE, SCHEMA_VERSION, CloudJobStatus, JobManifest, new_job_id,
+from ..lifecycle import ACTIVE, CANCEL, RETRY
+from .manifest import (SCHEMA_VERSION, CloudJobStatus, JobManifest, new_job_id,
                        utcnow_iso)
-
-if TYPE_CHECKING:
-    from .queue import CloudQueue
+from .store import ManifestStore
 
 log = logging.getLogger(__name__)
 S = CloudJobStatus
@@ -123,35 +121,35 @@ def describe(segment: JobManifest) -> str:
             f"(frames {seg.get('start_frame')}-{seg.get('end_frame')})")
 
 
-def load(queue: "CloudQueue", parent: JobManifest) -> list[tuple[str, JobManifest | None]]:
+def load(store: ManifestStore, parent: JobManifest) -> list[tuple[str, JobManifest | None]]:
     """(segment id, manifest or None when missing) of each of a job's segments, in order."""
     out = []
     for seg_id in parent.segment_ids or []:
-        found = queue.files.get_manifest(seg_id)
+        found = store.files.get_manifest(seg_id)
         out.append((seg_id, found[0] if found else None))
     return out
 
 
-def settle(queue: "CloudQueue", job_id: str) -> JobManifest:
+def settle(store: ManifestStore, job_id: str) -> JobManifest:
     """Roll a segmented job up from its segments: completed when all are, failed when one failed."""
     settled: list[JobManifest | None] = [None]  # what this call wrote (several workers may settle at once)
 
     def change(m: JobManifest) -> JobManifest | None:
-        settled[0] = _rolled_up(queue, m)
+        settled[0] = _rolled_up(store, m)
         return settled[0]
 
-    manifest = queue.update(job_id, change)
+    manifest = store.update(job_id, change)
     if settled[0] is not None:
         log.info("job %s: segments settled it %s", job_id, manifest.status.value)
     return manifest
 
 
-def _rolled_up(queue: "CloudQueue", m: JobManifest) -> JobManifest | None:
+def _rolled_up(store: ManifestStore, m: JobManifest) -> JobManifest | None:
     """The job as its segments say it now is, or None while nothing is to change."""
     if not m.segmented or m.status not in ACTIVE:
         return None
-    segments = load(queue, m)
-    now = utcnow_iso(queue.storage.now())
+    segments = load(store, m)
+    now = utcnow_iso(store.now())
     for i, (seg_id, seg) in enumerate(segments):
         if seg is None:
             return m.transition(S.failed, completed_at=now,
@@ -166,29 +164,29 @@ def _rolled_up(queue: "CloudQueue", m: JobManifest) -> JobManifest | None:
     return None
 
 
-def settle_quietly(queue: "CloudQueue", parent_id: str | None) -> None:
+def settle_quietly(store: ManifestStore, parent_id: str | None) -> None:
     """`settle` after a segment ended; a failure is logged (reconcile settles the job later)."""
     if parent_id is None:
         return
     try:
-        settle(queue, parent_id)
+        settle(store, parent_id)
     except BballError as exc:
         log.warning("job %s: could not settle it from its segments (%s); reconcile will", parent_id, exc)
 
 
-def cancel(queue: "CloudQueue", parent: JobManifest) -> None:
+def cancel(store: ManifestStore, parent: JobManifest) -> None:
     """Cancel every segment of a job (the job itself first, by the caller) and drop their markers."""
-    now = utcnow_iso(queue.storage.now())
+    now = utcnow_iso(store.now())
     for seg_id in parent.segment_ids or []:
         try:
-            queue.update(seg_id, lambda m: m.transition(S.cancelled, lease_expires_at=None, completed_at=now)
-                         if m.status in CANCELLABLE else None)
+            store.update(seg_id, lambda m: m.transition(S.cancelled, lease_expires_at=None, completed_at=now)
+                         if CANCEL.allows(m.status) else None)
         except (JobError, NotFound):
             pass  # imported, or deleted: nothing to stop
-        queue.files.drop_markers(seg_id)
+        store.files.drop_markers(seg_id)
 
 
-def retry(queue: "CloudQueue", parent: JobManifest, everything: bool) -> None:
+def retry(store: ManifestStore, parent: JobManifest, everything: bool) -> None:
     """Queue again the segments that did not complete (all of them when `everything`)."""
     for seg_id in parent.segment_ids or []:
         def change(m: JobManifest) -> JobManifest | None:
@@ -196,25 +194,23 @@ def retry(queue: "CloudQueue", parent: JobManifest, everything: bool) -> None:
                 return None
             if m.status is S.completed and not everything:
                 return None
-            if m.status not in RETRYABLE:
+            if not RETRY.allows(m.status):
                 raise JobError(f"segment {m.job_id} is {m.status.value}; it cannot be retried")
-            return m.transition(S.pending, attempts=0, error=None, worker_id=None, lease_expires_at=None,
-                                started_at=None, completed_at=None, frames_processed=0, claim_token=None,
-                                results_key=None, results_sha256=None, results_rows=None, parts=None)
+            return m.requeued()
 
-        seg = queue.update(seg_id, change)
+        seg = store.update(seg_id, change)
         if seg.status is S.pending:
-            queue.files.mark_pending(seg_id)
+            store.files.mark_pending(seg_id)
 
 
-def delete_files(queue: "CloudQueue", job_id: str) -> int:
+def delete_files(store: ManifestStore, job_id: str) -> int:
     """Delete every file of a job and of its segments; returns how many."""
     try:
-        found = queue.files.get_manifest(job_id)
+        found = store.files.get_manifest(job_id)
     except BballError:
         found = None  # unreadable: its segments (if any) cannot be named; gc collects them as orphans
     count = 0
     if found is not None:
         for seg_id in found[0].segment_ids or []:
-            count += queue.files.delete_job_files(seg_id)
-    return count + queue.files.delete_job_files(job_id)
+            count += store.files.delete_job_files(seg_id)
+    return count + store.files.delete_job_files(job_id)

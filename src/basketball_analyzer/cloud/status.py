@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..exceptions import ManifestError
+from ..lifecycle import USER_ACTIONS, actions
 from .manifest import CloudJobStatus, JobManifest
 
 if TYPE_CHECKING:
@@ -34,6 +35,14 @@ class JobView:
                                                      for v in self.segments):
             return S.processing.value
         return self.manifest.status.value
+
+    @property
+    def actions(self) -> list[str]:
+        """What a user can do with the job now (of cancel, retry, import), from the one state machine; a
+        segment is imported with its job, not alone."""
+        if self.manifest is None:
+            return []
+        return actions(self.manifest.status, ("cancel", "retry") if self.manifest.parent_id else USER_ACTIONS)
 
     @property
     def frames_done(self) -> int | None:

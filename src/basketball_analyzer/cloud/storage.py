@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -23,6 +24,40 @@ MULTIPART_CHUNK = 16 * 1024 * 1024
 
 BytesFn = Callable[[int, int], None]
 """Called as `on_progress(bytes_done, bytes_total)`."""
+
+
+_RAISE = object()  # `_call(missing=...)` not given: a missing object is an error like any other
+
+
+def _error_code(exc: Exception) -> str:
+    """The S3 error code of a boto failure ("" when it has none)."""
+    response = getattr(exc, "response", None) or getattr(exc, "last_response", None)
+    return (response.get("Error", {}).get("Code", "") or "") if isinstance(response, dict) else ""
+
+
+def _http_status(exc: Exception) -> int:
+    """The HTTP status of a boto failure (0 when it has none)."""
+    response = getattr(exc, "response", None)
+    return response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) if isinstance(response, dict) else 0
+
+
+def _is_missing(exc: Exception) -> bool:
+    """True when a boto failure says the object or upload is not there (a missing bucket is not "missing":
+    it is a configuration error that must be reported)."""
+    code = _error_code(exc)
+    if code == "NoSuchBucket":
+        return False
+    return code in ("NoSuchKey", "NoSuchUpload", "NotFound", "404") or _http_status(exc) == 404
+
+
+def best_effort(fn: Callable, *args: Any) -> None:
+    """Run a step whose failure must not hide the real outcome (a marker, a clean-up): logged, not raised."""
+    from ..exceptions import BballError
+
+    try:
+        fn(*args)
+    except BballError as exc:
+        log.warning("best-effort step %s failed: %s", getattr(fn, "__name__", fn), exc)
 
 
 @dataclass(frozen=True)
@@ -118,15 +153,10 @@ class CloudStorage:
         return cls(printable(redact(msg, [self._access_key, self._secret_key])))
 
     def _explain(self, exc: Exception, what: str) -> tuple[type[StorageError], str]:
-        from botocore.exceptions import (ClientError, EndpointConnectionError, NoCredentialsError,
+        from botocore.exceptions import (EndpointConnectionError, NoCredentialsError,
                                          ParamValidationError)
 
-        code, status = "", 0
-        if isinstance(exc, ClientError):
-            code = exc.response.get("Error", {}).get("Code", "") or ""
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        elif hasattr(exc, "last_response") and isinstance(getattr(exc, "last_response", None), dict):
-            code = exc.last_response.get("Error", {}).get("Code", "")
+        code, status = _error_code(exc), _http_status(exc)
         if code in ("PreconditionFailed", "ConditionalRequestConflict") or status == 412:
             return ConditionFailed, f"{what}: the object changed since it was read"
         if code == "RequestTimeTooSkewed":
@@ -159,13 +189,33 @@ class CloudStorage:
         return (f"{what}: bucket {self.bucket!r} does not exist at {self.endpoint}; create it (Cloudflare "
                 f"dashboard, or `npx wrangler r2 bucket create {self.bucket}`) or set R2_BUCKET_NAME")
 
-    def _call(self, what: str, op: str, **kwargs: Any) -> dict:
+    @contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        """The one place boto errors become ours: any boto3/botocore failure in the block is raised as the
+        `StorageError` `_explain` names."""
+        from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return getattr(self.client, op)(Bucket=self.bucket, **kwargs)
+            yield
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, what) from None
+        except S3UploadFailedError as exc:  # a transfer wraps the real cause
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, (ClientError, BotoCoreError)):
+                raise self._error(cause, what) from None
+            raise StorageError(redact(f"{what}: {exc}", [self._access_key, self._secret_key])) from None
+
+    def _call(self, what: str, op: str, *, missing: Any = _RAISE, **kwargs: Any) -> Any:
+        """`client.<op>(Bucket=..., **kwargs)` with errors translated; `missing` is returned instead when
+        the object (or upload) does not exist."""
+        with self._translated(what):
+            try:
+                return getattr(self.client, op)(Bucket=self.bucket, **kwargs)
+            except Exception as exc:
+                if missing is not _RAISE and _is_missing(exc):
+                    return missing
+                raise
 
     # -- generic objects ------------------------------------------------------------------------------
 
@@ -196,19 +246,15 @@ class CloudStorage:
     def list_objects(self, prefix: str, *, start_after: str | None = None,
                      page_size: int = 1000) -> Iterator[ObjectInfo]:
         """Every object under `prefix` in key order, one LIST per page of `page_size` (paginated)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix,
                                   "PaginationConfig": {"PageSize": page_size}}
         if start_after:
             kwargs["StartAfter"] = start_after
-        try:
+        with self._translated(f"list {prefix}"):
             for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
                 for obj in page.get("Contents", []):
                     yield ObjectInfo(obj["Key"], int(obj.get("Size", 0)), obj["LastModified"].timestamp(),
                                      obj.get("ETag", ""))
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, f"list {prefix}") from None
 
     # -- files --------------------------------------------------------------------------------------
 
@@ -226,21 +272,17 @@ class CloudStorage:
         return self._download(key, Path(dest), on_progress)
 
     def _download(self, key: str, dest: Path, on_progress: BytesFn | None) -> Path:
+        from ..atomic import atomic_path
+
         head = self._call(f"find {key}", "head_object", Key=key)
-        tmp = dest.with_name(dest.name + ".part")
-        try:
+        with atomic_path(dest) as tmp:
             self._transfer("download_file", f"download {key}", int(head.get("ContentLength", 0)), on_progress,
                            Key=key, Filename=str(tmp))
-            tmp.replace(dest)
-        finally:
-            tmp.unlink(missing_ok=True)
         return dest
 
     def _transfer(self, method: str, what: str, total: int, on_progress: BytesFn | None,
                   **kwargs: Any) -> None:
-        from boto3.exceptions import S3UploadFailedError
         from boto3.s3.transfer import TransferConfig
-        from botocore.exceptions import BotoCoreError, ClientError
 
         done = [0]
 
@@ -253,101 +295,62 @@ class CloudStorage:
                                 max_concurrency=4)
         if on_progress:
             on_progress(0, total)
-        try:
+        with self._translated(what):
             getattr(self.client, method)(Bucket=self.bucket, Config=config, Callback=callback, **kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, what) from None
-        except S3UploadFailedError as exc:
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, (ClientError, BotoCoreError)):
-                raise self._error(cause, what) from None
-            raise StorageError(redact(f"{what}: {exc}", [self._access_key, self._secret_key])) from None
 
     # -- bucket housekeeping (gc) and checks ----------------------------------------------------------
 
     def bucket_exists(self) -> bool:
         """True if the bucket exists, False on a 404; other failures raise `StorageError` (one HEAD)."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         what = f"open bucket {self.bucket!r}"
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-            return True
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "") or ""
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if status == 404 or code in ("404", "NoSuchBucket", "NotFound"):
-                return False
-            if status == 403:
-                # A HEAD answer has no body, so wrong keys and a wrong clock look alike; a LIST names which.
-                self._call(what, "list_objects_v2", MaxKeys=1)
-            raise self._error(exc, what) from None
-        except BotoCoreError as exc:
-            raise self._error(exc, what) from None
+        with self._translated(what):
+            try:
+                self.client.head_bucket(Bucket=self.bucket)
+                return True
+            except ClientError as exc:
+                if _error_code(exc) in ("404", "NoSuchBucket", "NotFound") or _http_status(exc) == 404:
+                    return False
+                if _http_status(exc) == 403:
+                    # A HEAD answer has no body, so wrong keys and a wrong clock look alike; a LIST names which.
+                    self._call(what, "list_objects_v2", MaxKeys=1)
+                raise
 
     def object_size(self, key: str) -> int | None:
         """Size in bytes of an object (one HEAD), None when it does not exist."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return int(self.client.head_object(Bucket=self.bucket, Key=key).get("ContentLength", 0))
-        except ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) == 404:
-                return None
-            raise self._error(exc, f"find {key}") from None
-        except BotoCoreError as exc:
-            raise self._error(exc, f"find {key}") from None
+        head = self._call(f"find {key}", "head_object", Key=key, missing=None)
+        return None if head is None else int(head.get("ContentLength", 0))
 
     def get_bytes_capped(self, key: str, max_bytes: int | None) -> tuple[bytes, str] | None:
         """Like `get_bytes`, but an object over `max_bytes` raises `StorageError` before its body is read."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            resp = self.client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
-                return None
-            raise self._error(exc, f"read {key}") from None
-        except BotoCoreError as exc:
-            raise self._error(exc, f"read {key}") from None
+        resp = self._call(f"read {key}", "get_object", Key=key, missing=None)
+        if resp is None:
+            return None
         size = int(resp.get("ContentLength", 0))
         if max_bytes is not None and size > max_bytes:
             resp["Body"].close()
             raise StorageError(printable(f"{key} is {size:,} bytes, over the {max_bytes:,}-byte limit; "
                                          "refusing to read it"))
-        try:
+        with self._translated(f"read {key}"):
             return resp["Body"].read(), resp.get("ETag", "")
-        except BotoCoreError as exc:
-            raise self._error(exc, f"read {key}") from None
 
     def list_multipart_uploads(self, prefix: str = "") -> list[MultipartUpload]:
         """Multipart uploads begun and neither completed nor aborted (a killed upload leaves one)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         found: list[MultipartUpload] = []
-        try:
+        with self._translated("list unfinished multipart uploads"):
             for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket,
                                                                                     Prefix=prefix):
                 for up in page.get("Uploads", []) or []:
                     initiated = up.get("Initiated")
                     found.append(MultipartUpload(up["Key"], up["UploadId"],
                                                  initiated.timestamp() if initiated else 0.0))
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, "list unfinished multipart uploads") from None
         return found
 
     def abort_multipart_upload(self, upload: MultipartUpload) -> None:
         """Abort an unfinished multipart upload, freeing its parts (already gone is fine)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload.key, UploadId=upload.upload_id)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
-                return
-            raise self._error(exc, f"abort upload of {upload.key}") from None
-        except BotoCoreError as exc:
-            raise self._error(exc, f"abort upload of {upload.key}") from None
+        self._call(f"abort upload of {upload.key}", "abort_multipart_upload", Key=upload.key,
+                   UploadId=upload.upload_id, missing=None)
 
 
 @dataclass(frozen=True)

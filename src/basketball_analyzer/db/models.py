@@ -118,3 +118,6 @@ class CloudImport(Base):
     detections: Mapped[int] = mapped_column(BigInteger, nullable=False)
     frames_processed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    # The run's parameters as its results file records them (sample_interval, detector…); NULL for imports
+    # from before migration 0005 and for files that record none.
+    parameters: Mapped[dict | None] = mapped_column(JSON)

@@ -20,33 +20,13 @@ import numpy as np
 from ..config import Settings
 from ..detections import Detections
 from ..exceptions import ConfigError, DetectorError
+from ..model_store import HOW_TO_GET, find_model, resolve_device
 from ..prefetch import Prefetcher
 from ..video import Frame
 from .base import DEFAULT_PROMPT, Detector, parse_prompt
 from .stitching import box_iou
 
 log = logging.getLogger(__name__)
-
-_DTYPES = ("auto", "bfloat16", "float16", "float32")
-
-
-def resolve_device(settings: Settings) -> tuple[str, str]:
-    """(device, dtype) from SAM3_DEVICE / SAM3_DTYPE: `auto` is CUDA in bfloat16 when present, else CPU float32."""
-    device = (settings.sam3_device or "auto").strip().lower()
-    dtype = (settings.sam3_dtype or "auto").strip().lower()
-    if dtype not in _DTYPES:
-        raise ConfigError(f"invalid SAM3_DTYPE {dtype!r}: choose one of {', '.join(_DTYPES)}")
-    if device == "auto":
-        try:
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        except ImportError:
-            device = "cpu"
-    if dtype == "auto":
-        dtype = "bfloat16" if device.startswith("cuda") else "float32"
-    return device, dtype
-
 
 def require_device(device: str) -> None:
     """One clear error when SAM3_DEVICE names a CUDA device this machine does not have."""
@@ -74,7 +54,6 @@ def sam3_availability(settings: Settings) -> tuple[bool, str]:
     """
     import importlib.util
 
-    from ..model_store import find_model
 
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
         return False, "SAM 3 needs torch and transformers>=5 (install the 'sam3' extra)"
@@ -101,7 +80,6 @@ def load_sam3(source: str, local: bool, device: str, dtype: str):
     import torch
     from transformers import Sam3VideoModel, Sam3VideoProcessor
 
-    from ..model_store import HOW_TO_GET
 
     kwargs = {"local_files_only": True} if local else {}
     try:
@@ -167,7 +145,6 @@ class Sam3Detector(Detector):
     def from_settings(cls, settings: Settings, prompts: Iterable[str] = (DEFAULT_PROMPT,),
                       confidence_threshold: float = 0.5) -> Sam3Detector:
         """Find the model (local first), load it on the configured device and dtype, and log from where."""
-        from ..model_store import find_model
 
         location = find_model(settings).require()
         device, dtype = resolve_device(settings)

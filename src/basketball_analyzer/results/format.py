@@ -2,7 +2,8 @@
 
 The columns are `Detections.columns()` plus each box's `label` (the `player_detections` layout), so
 pandas, DuckDB or `pyarrow.parquet` read a results file as it is. The file's key-value metadata says which
-job, video and detector produced it and which schema version it follows. Memory stays flat in the video's
+job, video and detector produced it, with which parameters (`parameters`, JSON, and `sample_interval`:
+each stored frame stands for that many video frames), and which schema version it follows. Memory stays flat in the video's
 length: the writer flushes a row group every `row_group_rows` boxes and the reader yields one batch at a
 time.
 
@@ -11,6 +12,7 @@ Schema versions: 1 had no `label` column (its boxes read back as "player"); 2 ad
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -54,11 +56,16 @@ class ResultsWriter:
     """
 
     def __init__(self, path: str | os.PathLike, *, job_id: str | None = None, video_id: int | None = None,
-                 detector: str | None = None, row_group_rows: int = ROW_GROUP_ROWS) -> None:
-        """`job_id` is the cloud job's id, or `local-<id>` for a local job: import checks it."""
+                 detector: str | None = None, parameters: dict[str, Any] | None = None,
+                 row_group_rows: int = ROW_GROUP_ROWS) -> None:
+        """`job_id` is the cloud job's id, or `local-<id>` for a local job: import checks it. `parameters`
+        are the run's (`DetectionParams.to_dict()`): the file remembers how it was sampled."""
         self.path = Path(path)
         self.metadata = {"schema_version": SCHEMA_VERSION, "job_id": job_id or "", "video_id": video_id or "",
                          "detector": detector or ""}
+        if parameters:
+            self.metadata["parameters"] = json.dumps(parameters, sort_keys=True, allow_nan=False)
+            self.metadata["sample_interval"] = parameters.get("sample_interval", "")
         self.row_group_rows = int(row_group_rows)
         self.rows = 0
         self.frames = 0
@@ -173,6 +180,21 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     meta = schema.metadata or {}
     return {k.decode()[len(_META_PREFIX):]: v.decode() for k, v in meta.items()
             if k.decode().startswith(_META_PREFIX)}
+
+
+def read_parameters(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The run parameters the file records (None for files written before they were); `ResultsError` when
+    they are not a JSON object."""
+    text = read_metadata(path).get("parameters")
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ResultsError(f"results file {Path(path).name}: its parameters are not a JSON object")
+    return value
 
 
 def count_rows(path: str | os.PathLike) -> int:

@@ -25,7 +25,7 @@ from ..db.models import CloudImport, Video
 from ..detections import fits_int32
 from ..exceptions import NotFound, ResultsError, WrongVideo
 from ..logs import printable
-from .format import count_rows, read_metadata, read_results, verify_checksum
+from .format import count_rows, read_metadata, read_parameters, read_results, verify_checksum
 
 @dataclass(frozen=True)
 class ImportLimits:
@@ -112,6 +112,7 @@ def import_results_file(session: Session, *, video_id: int, results_path: str | 
     limits = limits or ImportLimits.from_settings()
     rows = _check_file(Path(results_path), label, video_id, cloud_job_id, job_id, frame_count, limits,
                        expected_sha256)
+    parameters = read_parameters(results_path)
     if expected_rows is not None and rows != expected_rows:
         raise ResultsError(f"results of {label} hold {rows:,} rows but the job reported {expected_rows:,}; "
                            "refusing them")
@@ -135,6 +136,7 @@ def import_results_file(session: Session, *, video_id: int, results_path: str | 
     entry.results_sha256 = expected_sha256
     entry.detections = stored
     entry.frames_processed = frames_processed
+    entry.parameters = parameters  # how the run sampled: see `results.runs`
     _record(session, entry)
     return ImportOutcome(cloud_job_id, video_id, stored, already_imported=False,
                          seconds=time.perf_counter() - started)

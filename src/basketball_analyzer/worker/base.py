@@ -180,7 +180,7 @@ class Worker:
         video = job.video(scratch)
         job.check()
         self.stop.check()
-        info = probe(video)
+        info = probe(video, exact=True)
         total = sampled_frame_count(info, params.sample_interval, job.frame_range)
         detector = self.detectors.get(params)
         started = logged = time.monotonic()
@@ -203,7 +203,7 @@ class Worker:
 
         def writer(name: str) -> ResultsWriter:
             return ResultsWriter(scratch / name, job_id=job.results_job_id, video_id=job.video_id,
-                                 detector=detector.name)
+                                 detector=detector.name, parameters=params.to_dict())
 
         w = writer("results.parquet")
         try:
