@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..db import transaction
-from ..db.models import INT32_MAX
+from ..detections import INT32_MAX
 from ..exceptions import BballError, NotFound, VideoError
 
 router = APIRouter()

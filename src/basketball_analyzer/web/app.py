@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, token: str | None = None):
     from .api import router
     from .cloud_api import router as cloud_router
     from .reference import reference_page
+    from .viewer_api import router as viewer_router
 
     settings = settings or get_settings()
     if token is None and settings.web_token is not None:
@@ -121,7 +122,7 @@ def create_app(settings: Settings | None = None, token: str | None = None):
 
     app.include_router(router, prefix="/api")
     app.include_router(cloud_router, prefix="/api/cloud")
-    app.include_router(__import__("basketball_analyzer.web.viewer_api", fromlist=["router"]).router, prefix="/api")
+    app.include_router(viewer_router, prefix="/api")
     static = resources.files("basketball_analyzer.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
