@@ -190,3 +190,41 @@ def test_file_names_are_text_on_the_video_and_jobs_pages(server, page, db_url, t
     page.wait_for_selector("tr[data-job]", timeout=10_000)
     assert name in page.inner_text("#local") and name in page.inner_text("#video-select")
     assert page.locator("img[src='x']").count() == 0 and page.title() != "pwned"
+
+
+STORE = """async (every) => {
+  const { BoxStore } = await import('/static/overlay.js');
+  const asked = [];
+  let busy = 0;
+  // The detections route, answered here: boxes on every `every`-th frame but 1250; each request noted with
+  // how many others were in flight when it was made.
+  window.fetch = async (path) => {
+    const u = new URL(path, location.href), start = +u.searchParams.get('start'), end = +u.searchParams.get('end');
+    asked.push([start, end, busy++]);
+    await new Promise((ok) => setTimeout(ok, 50));
+    busy--;
+    const f = []; for (let n = start; n < end; n++) if (n % every === 0 && n !== 1250) f.push(n);
+    const one = (v) => f.map(() => v);
+    return new Response(JSON.stringify({ frame: f, id: one(7), x: f, y: one(1), w: one(2), h: one(3),
+      confidence: one(0.9), label: one(0), labels: ['player'] }), { status: 200 });
+  };
+  const store = new BoxStore(1, 3000), before = store.at(1237);
+  await store.prefetch(1237);
+  const shown = store.at(1237).map((b) => b.x);
+  await new Promise((ok) => setTimeout(ok, 600));
+  const xs = (f) => store.at(f).map((b) => b.x);
+  return { before, shown, asked, gap: [xs(1250), xs(1254), xs(1256)], next: xs(1612) };
+}"""
+
+
+def test_a_seek_gets_its_frame_first_then_the_chunk_then_the_next_ones(server, page, game):
+    _open(page, server, game)
+    sampled = page.evaluate(STORE, 5)
+    assert sampled["before"] is None
+    # A small piece around the frame, alone; then its chunk; then the next two, together.
+    assert sampled["asked"] == [[1208, 1267, 0], [1200, 1500, 0], [1500, 1800, 0], [1800, 2100, 1]]
+    assert sampled["shown"] == [1235]  # every 5th frame stored: frame 1235's boxes until 1240
+    # A sampled frame that found nobody shows nobody until the next sampled frame, not the one before it.
+    assert sampled["next"] == [1610] and sampled["gap"] == [[], [], [1255]]
+    dense = page.evaluate(STORE, 1)
+    assert dense["shown"] == [1237] and dense["gap"] == [[], [1254], [1256]]  # every frame: no stale boxes

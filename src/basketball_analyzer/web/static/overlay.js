@@ -4,60 +4,79 @@ import { api } from "/static/common.js";
 
 export const CHUNK = 300;     // frames per detections request (10 s at 30 fps)
 const AHEAD = 2;              // chunks kept loading ahead of the playhead (a 2x playback crosses one in 5 s)
+const QUICK = 30;             // frames asked first after a seek, a tenth of a chunk: back ten times sooner
+const LOOKBACK = 30;          // the widest sampling stride whose boxes stay on screen until the next stored frame
 
 export class BoxStore {
-  /** Boxes of video `videoId` (`count` frames); `onLoad(index)` runs when a chunk arrives. */
-  constructor(videoId, count, onLoad = () => {}) {
+  /** Boxes of video `videoId` (`count` frames). */
+  constructor(videoId, count) {
     this.videoId = videoId;
     this.count = count;
-    this.onLoad = onLoad;
-    this.loaded = new Map();    // chunk index -> {byFrame: Map<frame, box[]>, stride}
+    this.loaded = new Map();    // chunk index -> {start, end, byFrame: Map<frame, box[]>, stride}
     this.pending = new Map();   // chunk index -> Promise
+    this.quick = [];            // small pieces read after a seek, until their chunk is loaded
   }
 
   get chunks() { return Math.ceil(this.count / CHUNK); }
 
+  fetch(start, end) {
+    return api(`/api/videos/${this.videoId}/detections?start=${start}&end=${end}`).then((d) => parse(d, start, end));
+  }
+
   /** Start loading chunk `index` unless it is loaded or on its way; resolves when it is loaded. */
   request(index) {
-    if (index < 0 || index >= this.chunks) return Promise.resolve();
-    if (this.loaded.has(index)) return Promise.resolve();
+    if (index < 0 || index >= this.chunks || this.loaded.has(index)) return Promise.resolve();
     if (!this.pending.has(index)) {
-      const start = index * CHUNK, end = Math.min(this.count, start + CHUNK);
-      const p = api(`/api/videos/${this.videoId}/detections?start=${start}&end=${end}`).then((d) => {
-        this.loaded.set(index, parse(d));
-        this.pending.delete(index);
-        this.onLoad(index);
-      }, (error) => { this.pending.delete(index); throw error; });
-      this.pending.set(index, p);
+      const start = index * CHUNK;
+      this.pending.set(index, this.fetch(start, Math.min(this.count, start + CHUNK)).then((piece) => {
+        this.loaded.set(index, piece);
+        this.quick = this.quick.filter((q) => Math.floor(q.start / CHUNK) !== index);
+      }).finally(() => this.pending.delete(index)));
     }
     return this.pending.get(index);
   }
 
-  /** Load the chunk holding `frame`, then the next ones (after it, so they never delay the one needed now);
-   *  resolves when `frame`'s chunk is there. */
+  /** Make `frame`'s boxes available, then its chunk's, then the next chunks' (each after the one before, so
+   *  read-ahead never delays what is needed now); resolves when `frame` can be drawn. After a seek into a
+   *  chunk nobody asked for yet, a small piece around the frame comes first. */
   prefetch(frame) {
-    const index = Math.floor(frame / CHUNK), here = this.request(index);
+    const index = Math.floor(frame / CHUNK);
     const ahead = () => { for (let i = 1; i <= AHEAD; i++) this.request(index + i).catch(() => {}); };
-    if (this.loaded.has(index)) ahead(); else here.then(ahead, () => {});
-    return here;
+    if (this.loaded.has(index)) { ahead(); return Promise.resolve(); }
+    if (this.pending.has(index)) return this.pending.get(index).then(ahead);
+    const asked = this.quickPiece(frame);
+    if (asked) return asked.ready.then(() => {});  // its chunk is asked for once it arrives
+    const chunkStart = index * CHUNK, chunkEnd = Math.min(this.count, chunkStart + CHUNK);
+    const start = Math.max(chunkStart, frame - LOOKBACK + 1), end = Math.min(chunkEnd, frame + QUICK);
+    const piece = { start, end, byFrame: null, ready: null };
+    this.quick.push(piece);
+    piece.ready = this.fetch(start, end).then((got) => Object.assign(piece, got), (error) => {
+      this.quick = this.quick.filter((q) => q !== piece);
+      throw error;
+    });
+    piece.ready.then(() => this.request(index).then(ahead), () => {}).catch(() => {});
+    return piece.ready.then(() => {});
   }
 
-  /** The boxes to draw on `frame`, or null while its chunk is not loaded. A sampled run (every k-th frame
-   *  stored) shows the last stored frame's boxes for the k-1 frames after it; a run that stored every frame
-   *  shows none on a frame without boxes, rather than an older frame's. */
+  quickPiece(frame) { return this.quick.find((q) => frame >= q.start && frame < q.end); }
+
+  /** The boxes to draw on `frame`, or null while they are not loaded. A sampled run (every k-th frame stored)
+   *  shows the last stored frame's boxes for the k-1 frames after it; a run that stored every frame shows none
+   *  on a frame without boxes, rather than an older frame's. */
   at(frame) {
-    const index = Math.floor(frame / CHUNK), chunk = this.loaded.get(index);
-    if (!chunk) return null;
-    if (chunk.byFrame.has(frame)) return chunk.byFrame.get(frame);
-    for (let f = frame - 1; f > frame - chunk.stride && f >= 0; f--) {
-      const c = this.loaded.get(Math.floor(f / CHUNK));
-      if (c && c.byFrame.has(f)) return c.byFrame.get(f);
+    const index = Math.floor(frame / CHUNK);
+    const piece = this.loaded.get(index) || this.quickPiece(frame);
+    if (!piece || !piece.byFrame) return null;
+    if (piece.byFrame.has(frame)) return piece.byFrame.get(frame);
+    for (let f = frame - 1; f > frame - piece.stride && f >= 0; f--) {
+      const p = f >= piece.start ? piece : this.loaded.get(Math.floor(f / CHUNK));
+      if (p && p.byFrame.has(f)) return p.byFrame.get(f);
     }
     return [];
   }
 }
 
-function parse(d) {
+function parse(d, start, end) {
   const byFrame = new Map();
   for (let i = 0; i < d.frame.length; i++) {
     const box = { id: d.id[i], x: d.x[i], y: d.y[i], w: d.w[i], h: d.h[i], conf: d.confidence[i], label: d.labels[d.label[i]] };
@@ -69,7 +88,7 @@ function parse(d) {
   const frames = [...byFrame.keys()].sort((a, b) => a - b);
   let stride = Infinity;
   for (let i = 1; i < frames.length; i++) stride = Math.min(stride, frames[i] - frames[i - 1]);
-  return { byFrame, stride: Number.isFinite(stride) ? Math.min(stride, 30) : 1 };
+  return { start, end, byFrame, stride: Number.isFinite(stride) ? Math.min(stride, LOOKBACK) : 1 };
 }
 
 /** Relative luminance 0..255 of a #rrggbb colour. */
