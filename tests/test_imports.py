@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import basketball_analyzer
@@ -45,6 +46,7 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
     return found
 
 
+@cache
 def import_graph() -> dict[str, set[str]]:
     """Module -> the package's modules it imports; a package's __init__ is left out of its children's
     edges only where Python itself would import it first anyway (parents are not cycles)."""
@@ -98,5 +100,5 @@ def test_find_cycle_finds_one():
 
 
 def test_no_import_cycles():
-    cycle = find_cycle(import_graph())
+    cycle = find_cycle(dict(import_graph()))
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])

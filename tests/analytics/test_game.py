@@ -112,22 +112,23 @@ def test_bad_requests_write_nothing(db_url, game_clip):
         assert get_calibration(s, empty) is None and list_tracks(s, empty) == []
 
 
-def test_stats_on_an_nba_court_are_in_feet(db_url, game_clip):
-    """The same game calibrated on an NBA court (feet): distances and speeds are the metres' in feet."""
+def test_stats_on_an_nba_court_are_in_feet(game_clip):
+    """The same game calibrated on an NBA court (feet): distances and speeds are the metres' in feet (unit
+    arithmetic, so SQLite alone)."""
     from basketball_analyzer.analytics.court import apply_homography
     from basketball_analyzer.sample_game import CALIBRATION_LANDMARKS, COURT
 
     path, truth = game_clip
-    video_id = _store(db_url, path, _jittered(truth))
+    video_id = _store(None, path, _jittered(truth))
     feet = 1 / 0.3048
     pairs = []
     for name in CALIBRATION_LANDMARKS:  # the FIBA landmarks' image points, named by their place in feet
         x, y = COURT.landmarks[name]
         ix, iy = apply_homography(truth.to_image, [(x, y)])[0]
         pairs.append(f"{ix:.2f},{iy:.2f}={x * feet:.4f},{y * feet:.4f}")
-    with transaction(db_url) as s:
+    with transaction() as s:
         set_calibration(s, video_id, pairs, "nba")
-    with transaction(db_url) as s:
+    with transaction() as s:
         stats = video_stats(s, video_id)
     assert stats.unit == "ft" and stats.calibrated
     for row in stats.tracks:

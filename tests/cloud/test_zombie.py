@@ -4,10 +4,9 @@ replaced it (claim tokens, an ownership check before each upload, fencing)."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
-from cloudutil import hog_params
+from cloudutil import SteppedClock, hog_params
 from test_lease import wait_for
 
 from basketball_analyzer.cloud.lease import LeasePolicy
@@ -33,7 +32,8 @@ def test_partitioned_upload_retried_after_retry_and_completion_overwrites_nothin
     clip = sample_clip[0]  # three players HOG finds: a result worth protecting
     with transaction() as s:
         registered = register_video(s, clip).video.id
-    queue = CloudQueue(storage, LeasePolicy(lease_seconds=LEASE, max_attempts=1))
+    clock = SteppedClock(storage)  # the healthy side's clock: the lease runs out when the test moves it
+    queue = CloudQueue(storage, LeasePolicy(lease_seconds=LEASE, max_attempts=1), clock=clock)
     job = queue.submit(registered, clip, hog_params(sample_interval=4), frames_total=10)
 
     # The zombie: its results upload meets a partition. Fencing is off (a suspended VM does not see its
@@ -57,7 +57,7 @@ def test_partitioned_upload_retried_after_retry_and_completion_overwrites_nothin
     wait_for(lambda: proxy._cut, 30, "the zombie to reach its upload")
 
     # Meanwhile: the lease runs out, the job is abandoned (one attempt allowed), retried, and completed.
-    time.sleep(LEASE + 0.2)
+    clock.advance(LEASE + 0.2)
     assert queue.claim("good") is None
     assert queue.get(job.job_id)[0].status is CloudJobStatus.failed
     queue.retry(job.job_id)
@@ -99,7 +99,8 @@ def long_clip(tmp_path_factory):
 def test_a_worker_cut_off_from_the_bucket_fences_itself_before_its_lease_ends(
         proxy, proxied_storage, storage, cloud_settings, long_clip):
     lease = 3.0
-    queue = CloudQueue(storage, LeasePolicy(lease_seconds=lease))
+    clock = SteppedClock(storage)
+    queue = CloudQueue(storage, LeasePolicy(lease_seconds=lease), clock=clock)
     job = queue.submit(1, long_clip, hog_params(), frames_total=900)
     zq = CloudQueue(proxied_storage, LeasePolicy(lease_seconds=lease, heartbeat_interval=0.5, min_write_interval=0,
                                                  progress_every=10))
@@ -129,7 +130,7 @@ def test_a_worker_cut_off_from_the_bucket_fences_itself_before_its_lease_ends(
     assert zjob.lost is not None and worker.stop.requested is False
 
     proxy.heal()
-    time.sleep(lease + 0.2)
+    clock.advance(lease + 0.2)
     rescue = queue.claim("rescuer")  # test_lease runs a takeover to completion; here the handover suffices
     assert rescue.job_id == job.job_id and rescue.attempt == 2
     assert results_objects(queue, job.job_id) == {}  # nothing of the fenced run
