@@ -10,6 +10,8 @@
 
 `worker.base.Worker` drives it for the database queue (`jobs.DatabaseQueue`) and the bucket queue
 (`cloud.queue.CloudQueue`); `analysis.analyze_video` drives the same steps for a run in this process.
+Both queues change a job's status only by the moves defined here (`CLAIM` … `IMPORT`, `TRANSITIONS`), and
+`actions(status)` says which of cancel, retry and import a user may ask for now.
 """
 
 from __future__ import annotations
