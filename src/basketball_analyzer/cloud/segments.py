@@ -61,9 +61,15 @@ def check_options(segments: int | None, segment_minutes: float | None) -> None:
         raise SegmentError(f"--segment-minutes must be more than 0, not {segment_minutes:g}")
 
 
+def overlap_frames(seconds: float, fps: float | None, sample_interval: int = 1) -> int:
+    """Video frames in an overlap of `seconds` (30 fps assumed when the rate is unknown), never fewer than two
+    sampled frames: ids are matched on the overlap's boxes."""
+    return max(round(seconds * (fps or 30.0)), 2 * sample_interval)
+
+
 def resume_overlap_frames(fps: float | None, sample_interval: int = 1) -> int:
-    """Video frames a takeover decodes before where it resumes (30 fps assumed when the rate is unknown)."""
-    return max(round(RESUME_OVERLAP_SECONDS * (fps or 30.0)), 2 * sample_interval)
+    """Video frames a takeover decodes before where it resumes."""
+    return overlap_frames(RESUME_OVERLAP_SECONDS, fps, sample_interval)
 
 
 def plan_segments(frame_count: int, fps: float, *, segments: int | None = None,
@@ -81,8 +87,7 @@ def plan_segments(frame_count: int, fps: float, *, segments: int | None = None,
         count = max(1, math.ceil(minutes / segment_minutes - 1e-9))
     if count > frame_count:
         raise SegmentError(f"{count} segments for a video of {frame_count} frames: at most one segment per frame")
-    # Enough frames back that the overlap holds sampled frames to match tracks on.
-    overlap = max(round(overlap_seconds * fps), 2 * sample_interval)
+    overlap = overlap_frames(overlap_seconds, fps, sample_interval)
     bounds = tuple((i * frame_count // count, (i + 1) * frame_count // count) for i in range(count))
     shortest = min(end - start for start, end in bounds)
     if count > 1 and shortest < overlap:
