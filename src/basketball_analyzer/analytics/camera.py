@@ -22,7 +22,8 @@ from .court import CourtSpec, apply_homography
 
 WORK_WIDTH = 640  # tracking resolution: 2 cores follow 1280 x 720 at well over 60 frames/s
 FLOOR_MARGIN = 2.0  # metres around the court still tracked as floor
-MIN_POINTS = 40  # fewer surviving points than this (or than a fifth of the reference's) -> a new reference
+MIN_POINTS = 12  # fewer surviving points than this (or than a fifth of the reference's) -> a new reference
+STILL_PIXELS = 0.25  # points this close to where they were in the reference: the camera has not moved
 LOST_FRACTION = 0.25  # fewer than this share of points surviving one frame: a cut, not motion
 MIN_INLIERS = 0.3  # share of RANSAC inliers a fitted frame must have (players walk over tracked points)
 UNMAPPED, KEYFRAME, TRACKED = 0, 1, 2
@@ -107,8 +108,8 @@ class _Tracker:
         self.ref_mapping = mapping
         mask = self._mask(gray.shape, mapping, boxes)
         pts = cv2.goodFeaturesToTrack(gray, maxCorners=400, qualityLevel=0.001, minDistance=6, mask=mask, blockSize=5)
-        if pts is None or len(pts) < MIN_POINTS // 2:
-            return False
+        if pts is None or len(pts) < MIN_POINTS:
+            return False  # a plain floor with players all over it: nothing to follow
         self.ref_pts = pts.reshape(-1, 2).astype(np.float32)
         self.cur_pts = self.ref_pts.copy()
         self.prev = gray
@@ -159,6 +160,8 @@ class _Tracker:
             return None, "the floor's motion fits no camera motion (a cut?)"
         keep = inliers.ravel().astype(bool)
         self.ref_pts, self.cur_pts, self.prev = ref[keep], cur[keep], gray
+        if np.median(np.linalg.norm(self.cur_pts - self.ref_pts, axis=1)) < STILL_PIXELS:
+            h = np.eye(3)  # a still camera: fitting noise would only make it wander
         mapping = _normalised(self.ref_mapping @ self.s_inv @ h @ self.s)
         if len(self.cur_pts) < max(MIN_POINTS, self.seeded // 5):
             if not self.start(gray, mapping, boxes):

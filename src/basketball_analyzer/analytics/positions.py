@@ -222,6 +222,28 @@ def foot_points(path: CameraPath, frames: np.ndarray, box: np.ndarray, height: i
     return foot
 
 
+def track_positions(session: Session, video_id: int, tracking_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One track's (frames, court xy (N, 2), on_court) in frame order (its boxes in mapped frames only)."""
+    p = PlayerPosition.__table__
+    rows = session.execute(select(p.c.frame_number, p.c.court_x, p.c.court_y, p.c.on_court)
+                           .where(p.c.video_id == video_id, p.c.tracking_id == tracking_id)
+                           .order_by(p.c.frame_number)).all()
+    if not rows:
+        return np.empty(0, np.int64), np.empty((0, 2)), np.empty(0, bool)
+    a = np.array([r[:3] for r in rows], np.float64)
+    return a[:, 0].astype(np.int64), a[:, 1:3], np.array([bool(r[3]) for r in rows])
+
+
+def off_court_tracks(session: Session, video_id: int) -> set[int]:
+    """Tracks seen mostly off the court where their frames are mapped: benches, staff, crowd."""
+    from sqlalchemy import Integer, cast, func
+
+    p = PlayerPosition.__table__
+    rows = session.execute(select(p.c.tracking_id, func.avg(cast(p.c.on_court, Integer)))
+                           .where(p.c.video_id == video_id).group_by(p.c.tracking_id)).all()
+    return {int(tid) for tid, share in rows if share is not None and float(share) < 0.5}
+
+
 def refresh_positions(session: Session, video_id: int) -> None:
     """After the video's boxes were replaced: positions again, if its camera was followed."""
     if session.get(CameraPathRow, video_id) is not None:

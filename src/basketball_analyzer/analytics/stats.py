@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import PlayerDetection
 from ..results.runs import StoredRun, stored_run
-from .calibration import get_calibration
+from .positions import load_path, off_court_tracks, track_positions
 from .motion import MAX_SPEED_METRES, MIN_STEP_METRES, track_motion
 from .possession import BALL_LABEL, PossessionTracker, best_ball
 from .teams import REFEREE_LABELS
@@ -37,6 +37,7 @@ class TrackStats:
     top_speed: float
     possession_seconds: float | None = None
     possession_share: float | None = None
+    mapped: float | None = None  # share of the track's boxes in frames the followed camera maps (None: no court)
 
 
 @dataclass
@@ -72,31 +73,40 @@ class StatsReport:
 def video_stats(session: Session, video_id: int) -> StatsReport:
     """Compute the stats of a video with stored detections (and its calibration and ball, when present)."""
     video = require_detections(session, video_id)
-    cal = get_calibration(session, video_id)
+    loaded = load_path(session, video_id)
+    court = loaded[1] if loaded else None
     teams = team_of(session, video_id)
-    unit = cal.court.unit if cal else "px"
-    report = StatsReport(video_id, unit, cal is not None, False)
-    if cal is None:
+    unit = court.unit if court else "px"
+    report = StatsReport(video_id, unit, court is not None, False)
+    if court is None:
         report.notes.append("no court calibration: distances and speeds are in pixels "
                             f"(run `bball court set {video_id}` for metres or feet)")
+    off = off_court_tracks(session, video_id) if court else set()
+    if off:
+        report.notes.append(f"{len(off)} tracks seen off the court (benches, staff, crowd) are left out")
     if not teams:
         report.notes.append(f"no teams yet (run `bball teams {video_id}`)")
     fps = video.fps or 30.0
     run = stored_run(session, video_id)
     interval = run.sample_interval
     for track in iter_tracks(session, video_id, exclude=(BALL_LABEL,)):
+        if track.tracking_id in off:
+            continue
         x1, y1, x2, y2 = track.xyxy.T
-        feet = np.c_[(x1 + x2) / 2, y2]
-        if cal is not None:
-            points, min_step = cal.to_court(feet), MIN_STEP_METRES / cal.court.metres_per_unit
-            max_speed = MAX_SPEED_METRES / cal.court.metres_per_unit
+        mapped = None
+        if court is not None:  # court positions, computed once (analytics/positions.py), on the court only
+            frames, points, inside = track_positions(session, video_id, track.tracking_id)
+            mapped = len(frames) / len(track.frames)
+            frames, points = frames[inside], points[inside]
+            min_step, max_speed = MIN_STEP_METRES / court.metres_per_unit, MAX_SPEED_METRES / court.metres_per_unit
         else:  # pixels: a player is about 2 m tall, so his box height is about 2 m
             height = float(np.median(y2 - y1))
-            points, min_step, max_speed = feet, 0.1 * height, MAX_SPEED_METRES / 2.0 * height
-        m = track_motion(track.frames, points, fps, frame_step=interval, min_step=min_step,
-                         max_speed=max_speed)
-        report.tracks.append(TrackStats(track.tracking_id, track.label, teams.get(track.tracking_id), m.seconds,
-                                        m.distance, m.avg_speed, m.top_speed))
+            frames, points = track.frames, np.c_[(x1 + x2) / 2, y2]
+            min_step, max_speed = 0.1 * height, MAX_SPEED_METRES / 2.0 * height
+        m = track_motion(frames, points, fps, frame_step=interval, min_step=min_step, max_speed=max_speed)
+        seconds = len(track.frames) * run.frame_seconds(fps)  # on screen, mapped or not
+        report.tracks.append(TrackStats(track.tracking_id, track.label, teams.get(track.tracking_id), seconds,
+                                        m.distance, m.avg_speed, m.top_speed, mapped=mapped))
     report.possession = _possession(session, video_id, fps, run, report)
     if not report.possession:
         report.notes.append("possession needs the ball: run SAM 3 with `--prompt basketball` as well")

@@ -76,7 +76,8 @@ class PlayerPosition(Base):
     court (benches, staff and crowd are not). Boxes of unmapped frames have no row."""
 
     __tablename__ = "player_positions"
-    __table_args__ = (Index("ix_player_positions_video_frame", "video_id", "frame_number"),)
+    __table_args__ = (Index("ix_player_positions_video_frame", "video_id", "frame_number"),
+                      Index("ix_player_positions_video_track", "video_id", "tracking_id"))
 
     detection_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                               ForeignKey("player_detections.id", ondelete="CASCADE"),

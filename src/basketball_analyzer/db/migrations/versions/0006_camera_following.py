@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("unit", sa.String(4), nullable=False),
     )
     op.create_index("ix_player_positions_video_frame", "player_positions", ["video_id", "frame_number"])
+    op.create_index("ix_player_positions_video_track", "player_positions", ["video_id", "tracking_id"])
 
 
 def downgrade() -> None:
