@@ -143,3 +143,28 @@ def test_fewer_than_four_points_are_refused(stored, db_url):
     video_id, truth = stored
     code, out = _run("court", "set", video_id, *truth.calibration_pairs(0)[:3])
     assert code == 1 and "need at least 4 point pairs" in out
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_bench_is_left_out_of_teams_stats_and_pictures(stored, db_url, tmp_path):
+    from basketball_analyzer.analytics.pictures import render_heatmap
+    from basketball_analyzer.analytics.stats import video_stats
+    from basketball_analyzer.analytics.tracks import assign_teams
+    from basketball_analyzer.db import transaction
+
+    video_id, truth = stored
+    assert _run("court", "set", video_id, *truth.calibration_pairs(0))[0] == 0
+    bench = {int(k) for k in np.flatnonzero(~truth.on_court)}
+    players = {int(k) for k in np.flatnonzero(truth.on_court)}
+    with transaction(db_url) as s:
+        report = assign_teams(s, video_id)
+        stats = video_stats(s, video_id)
+        render_heatmap(s, video_id, tmp_path / "heat.png")
+    teams = {t.tracking_id: t.team for t in report.tracks}
+    assert all(teams[k] is None for k in bench) and report.sizes()["off court"] == len(bench)
+    assert {t for t in players if teams[t] in ("A", "B")} == players - {truth.teams.index("other")}
+    rows = {r.tracking_id: r for r in stats.tracks}
+    assert set(rows) == players
+    assert all(0.6 < r.mapped <= 1.0 for r in rows.values())  # frames after the cut are unmapped
+    assert any("off the court" in n for n in stats.notes)
+    assert (tmp_path / "heat.png").stat().st_size > 1000

@@ -11,8 +11,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from ..exceptions import AnalyticsError
-from .calibration import get_calibration
-from .court import Calibration, CourtSpec, apply_homography
+from .court import CourtSpec, apply_homography
+from .positions import load_path, load_positions, off_court_tracks, track_positions
 from .possession import BALL_LABEL
 from .tracks import iter_tracks, list_tracks, require_detections
 
@@ -93,11 +93,11 @@ def _heat_panel(canvas: CourtCanvas, court_xy: np.ndarray, title: str) -> np.nda
     return panel
 
 
-def _require_calibration(session: Session, video_id: int) -> Calibration:
-    cal = get_calibration(session, video_id)
-    if cal is None:
+def _require_court(session: Session, video_id: int) -> CourtSpec:
+    loaded = load_path(session, video_id)
+    if loaded is None:
         raise AnalyticsError(f"court pictures need a court calibration: run `bball court set {video_id} ...` first")
-    return cal
+    return loaded[1]
 
 
 def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -> tuple[Path, int]:
@@ -107,15 +107,20 @@ def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -
 
     output = check_output(output, (".png",))
     video = require_detections(session, video_id)
-    cal = _require_calibration(session, video_id)
+    court = _require_court(session, video_id)
     teams = {t.tracking_id: t.team for t in list_tracks(session, video_id)}
     min_frames = max(1, int(video.fps or 1))  # a player panel for tracks seen a second or more
-    canvas = CourtCanvas(cal.court)
+    canvas = CourtCanvas(court)
     per_team: dict[str, list[np.ndarray]] = {}
     players: list[tuple[int, int, np.ndarray]] = []
+    off = off_court_tracks(session, video_id)
     for track in iter_tracks(session, video_id, exclude=(BALL_LABEL,)):
-        x1, _, x2, y2 = track.xyxy.T
-        court_xy = cal.to_court(np.c_[(x1 + x2) / 2, y2])
+        if track.tracking_id in off:
+            continue  # the bench, staff, crowd
+        _, court_xy, inside = track_positions(session, video_id, track.tracking_id)
+        court_xy = court_xy[inside]
+        if not len(court_xy):
+            continue
         team = teams.get(track.tracking_id)
         if team:
             per_team.setdefault(team, []).append(court_xy)
@@ -146,13 +151,15 @@ def render_minimap(session: Session, video_id: int, output: str | os.PathLike, o
 
     output = check_output(output, VIDEO_SUFFIXES)
     video = require_detections(session, video_id)
-    cal = _require_calibration(session, video_id)
+    court = _require_court(session, video_id)
     colours = team_colours(session, video_id)
     detections = load_detections(session, video_id)
     info = probe(video.path)
-    boxes = FrameBoxes(detections, info.frame_count, stored_run(session, video_id).sample_interval)
+    interval = stored_run(session, video_id).sample_interval
+    boxes = FrameBoxes(detections, info.frame_count, interval)
+    spots = _positions_by_frame(load_positions(session, video_id))  # on the court only
     annotator = FrameAnnotator(trail_length=max(10, round(info.fps)), teams=colours)
-    canvas = CourtCanvas(cal.court)
+    canvas = CourtCanvas(court)
     scale = info.height / canvas.height
     map_w = int(round(canvas.width * scale)) // 2 * 2
     court_img = cv2.resize(canvas.image, (map_w, info.height), interpolation=cv2.INTER_AREA)
@@ -164,10 +171,11 @@ def render_minimap(session: Session, video_id: int, output: str | os.PathLike, o
             det = boxes[frame.index]
             left = annotator.annotate(frame.image, det)
             right = court_img.copy()
-            if len(det):
-                x1, _, x2, y2 = det.xyxy.T
-                pts = canvas.points(cal.to_court(np.c_[(x1 + x2) / 2, y2])) * scale
-                for (x, y), tid, label in zip(pts, det.tracker_id.tolist(), det.labels.tolist()):
+            here = spots.get(frame.index) or spots.get(frame.index - frame.index % interval)
+            if here is not None:
+                ids, labels, xy = here
+                pts = canvas.points(xy) * scale
+                for (x, y), tid, label in zip(pts, ids.tolist(), labels.tolist()):
                     if not (np.isfinite(x) and np.isfinite(y)):
                         continue
                     colour = (0, 140, 255) if label == BALL_LABEL else (
@@ -182,6 +190,18 @@ def render_minimap(session: Session, video_id: int, output: str | os.PathLike, o
             if on_progress:
                 on_progress(frames, max(frames, info.frame_count))
     return output
+
+
+def _positions_by_frame(positions) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """frame -> (tracking ids, labels, court xy) of the stored positions."""
+    if positions is None or not len(positions):
+        return {}
+    order = np.argsort(positions.frame, kind="stable")
+    frames = positions.frame[order]
+    cuts = np.flatnonzero(np.diff(frames)) + 1
+    return {int(f[0]): (i, lab, xy) for f, i, lab, xy in zip(
+        np.split(frames, cuts), np.split(positions.tracking_id[order], cuts), np.split(positions.label[order], cuts),
+        np.split(positions.xy[order], cuts))}
 
 
 __all__ = ["CourtCanvas", "apply_homography", "render_heatmap", "render_minimap", "team_colours"]

@@ -93,35 +93,43 @@ class TeamReport:
 
     split: TeamSplit
     tracks: list[Track]
+    off_court: frozenset[int] = frozenset()  # tracks seen mostly off the court: no team
 
     def sizes(self) -> dict[str, int]:
-        """Tracks per team (unassigned under "unassigned")."""
-        return dict(Counter(t.team or "unassigned" for t in self.tracks))
+        """Tracks per team (unassigned under "unassigned", the bench and crowd under "off court")."""
+        return dict(Counter(t.team or ("off court" if t.tracking_id in self.off_court else "unassigned")
+                            for t in self.tracks))
 
 
 def assign_teams(session: Session, video_id: int, samples: int = SAMPLES_PER_TRACK) -> TeamReport:
-    """Sample each track's torso colour from the video, split into teams, and store the `tracks` rows."""
+    """Sample each track's torso colour from the video, split into teams, and store the `tracks` rows.
+
+    With a followed camera, tracks seen mostly off the court (benches, staff, crowd) are left out of the split
+    and get no team."""
     from ..video import frames_at
+    from .positions import off_court_tracks
 
     video = require_detections(session, video_id)
     if not Path(video.path).is_file():
         raise AnalyticsError(f"video {video_id}'s file is gone ({video.path}): teams need its pixels")
     extents: dict[int, tuple[str, int, int, int]] = {}
     wanted: dict[int, list[tuple[int, np.ndarray]]] = {}
+    off = frozenset(off_court_tracks(session, video_id))
     for track in iter_tracks(session, video_id, exclude=("ball",)):
         extents[track.tracking_id] = (track.label, len(track.frames), int(track.frames[0]), int(track.frames[-1]))
+        if track.tracking_id in off:
+            continue
         pick = np.unique(np.linspace(0, len(track.frames) - 1, min(samples, len(track.frames))).astype(int))
         for i in pick:
             wanted.setdefault(int(track.frames[i]), []).append((track.tracking_id, track.xyxy[i]))
-    colours: dict[int, list[np.ndarray]] = {tid: [] for tid in extents}
+    colours: dict[int, list[np.ndarray]] = {tid: [] for tid in extents if tid not in off}
     for frame in frames_at(video.path, wanted):
         for tid, box in wanted.get(frame.index, ()):
             colour = torso_colour(frame.image, box)
             if colour is not None:
                 colours[tid].append(colour)
     medians = {tid: (np.median(np.stack(c), axis=0) if c else None) for tid, c in colours.items()}
-    split = split_teams(medians, {tid: e[1] for tid, e in extents.items()},
-                        {tid: e[0] for tid, e in extents.items()})
+    split = split_teams(medians, {tid: extents[tid][1] for tid in medians}, {tid: extents[tid][0] for tid in medians})
     manual = {t.tracking_id: t.team for t in session.execute(
         select(Track).where(Track.video_id == video_id, Track.team_source == "manual")).scalars()}
     session.execute(delete(Track).where(Track.video_id == video_id))
@@ -130,12 +138,12 @@ def assign_teams(session: Session, video_id: int, samples: int = SAMPLES_PER_TRA
         colour = medians.get(tid)
         row = Track(video_id=video_id, tracking_id=tid, label=label, frames_seen=seen, first_frame=first,
                     last_frame=last, color=lab_to_hex(colour) if colour is not None else None,
-                    team=manual.get(tid, split.teams.get(tid)),
+                    team=manual.get(tid, None if tid in off else split.teams.get(tid)),
                     team_source="manual" if tid in manual else "auto", updated_at=utcnow())
         session.add(row)
         rows.append(row)
     session.flush()
-    return TeamReport(split, rows)
+    return TeamReport(split, rows, off)
 
 
 def list_tracks(session: Session, video_id: int) -> list[Track]:
