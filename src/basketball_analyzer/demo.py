@@ -244,7 +244,7 @@ def _analytics(url: str, video_id: int, truth, video_path: Path, output_dir: Pat
     with transaction(url) as s:
         report = assign_teams(s, video_id)
         if truth is not None:
-            set_calibration(s, video_id, truth.calibration_pairs(), "fiba")
+            set_calibration(s, video_id, truth.calibration_pairs(), "fiba", fixed_camera=True)  # a tripod
     colours = {t.team: t.color for t in report.tracks if t.team in ("A", "B")}
     out["teams"] = {team: (n, colours.get(team, "")) for team, n in sorted(report.sizes().items())}
     out["message"] = report.split.message

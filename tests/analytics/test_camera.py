@@ -168,3 +168,28 @@ def test_the_bench_is_left_out_of_teams_stats_and_pictures(stored, db_url, tmp_p
     assert all(0.6 < r.mapped <= 1.0 for r in rows.values())  # frames after the cut are unmapped
     assert any("off the court" in n for n in stats.notes)
     assert (tmp_path / "heat.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_import_after_following_gets_its_positions(stored, db_url, tmp_path):
+    """The camera path outlives the boxes: a new result's boxes are placed on the court as they arrive."""
+    from sqlalchemy import text
+
+    from basketball_analyzer.db import transaction
+    from basketball_analyzer.results.ingest import import_results_file
+    from support.results import write_results
+
+    video_id, truth = stored
+    assert _run("court", "set", video_id, *truth.calibration_pairs(0))[0] == 0
+    early = truth.boxes[truth.boxes.frame_number < 60]
+    path = tmp_path / "r.parquet"
+    writer = write_results(path, early, job_id="job-new", video_id=video_id)
+    with transaction(db_url) as s:
+        import_results_file(s, cloud_job_id="job-new", video_id=video_id, results_path=path,
+                            expected_sha256=writer.sha256, results_key="results/job-new.parquet",
+                            frames_processed=writer.frames)
+    with transaction(db_url) as s:
+        n, ids = s.execute(text("SELECT COUNT(*), COUNT(DISTINCT d.cloud_job_id) FROM player_positions p "
+                                "JOIN player_detections d ON d.id = p.detection_id")).one()
+    assert n == len(early) and ids == 1
+    assert np.median(_errors(db_url, video_id, truth, range(60))) < 0.3

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..analytics.positions import refresh_positions
 from ..db.detections import count_detections, replace_detections
 from ..db.models import CloudImport, Video
 from ..detections import fits_int32
@@ -125,6 +126,7 @@ def import_results_file(session: Session, *, video_id: int, results_path: str | 
     batches = read_results(results_path, expected_sha256=None, frame_count=frame_count,
                            max_rows_per_frame=limits.max_rows_per_frame)
     stored = replace_detections(session, video_id, batches, job_id=job_id, cloud_job_id=cloud_job_id)
+    refresh_positions(session, video_id)  # the new boxes' court positions, through the camera already followed
     expected_sha256 = ledger_sha256 or expected_sha256  # a segmented job: the identity of its segments' files
     if cloud_job_id is None:
         return ImportOutcome(f"local-{job_id}", video_id, stored, already_imported=False,
