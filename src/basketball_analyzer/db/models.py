@@ -11,20 +11,8 @@ from sqlalchemy import (JSON, BigInteger, DateTime, Float, ForeignKey, Index, In
                         Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ..detections import INT32_MAX, INT32_MIN, fits_int32  # noqa: F401  (the INTEGER columns' range, defined once)
 from ..lifecycle import JobStatus  # the job states, defined once for both queues
-
-
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-"""The range of the INTEGER columns (ids, frame numbers, track ids) on SQLite and PostgreSQL alike."""
-
-
-def fits_int32(value) -> bool:
-    """True when `value` (an int or a numpy array of them) fits an INTEGER column."""
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return not len(value) or (int(value.min()) >= INT32_MIN and int(value.max()) <= INT32_MAX)
-    return isinstance(value, int) and INT32_MIN <= value <= INT32_MAX
 
 
 def utcnow() -> datetime:
