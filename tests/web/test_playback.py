@@ -146,10 +146,10 @@ def test_playing_draws_every_presented_frame_with_its_own_boxes(server, clips, p
     seen = _play(page, 3.0)
     drawn, reported = _check_playback(seen, _times(clips[0], video_id))
     assert drawn >= 0.95, f"overlay drew the shown frame's box on {drawn:.0%} of presented frames"
-    # At a steady 30 fps nearly every composited frame gets its callback when the overlay keeps up (a busy
-    # machine loses a few; a slow overlay loses many).
+    # At a steady 30 fps nearly every composited frame gets its callback when the overlay keeps up: 100% on a
+    # quiet machine, 85-90% on one busy with other work; an overlay slower than a frame would lose half.
     if name != "variable":
-        assert reported >= 0.9, f"only {reported:.0%} of composited frames reached the page's frame callback"
+        assert reported >= 0.75, f"only {reported:.0%} of composited frames reached the page's frame callback"
 
 
 @pytest.mark.parametrize("speed", ["0.25", "2"])
@@ -208,7 +208,11 @@ def test_frame_steps_add_up_and_the_clock_reads_the_frame_time(server, clips, pa
     page.evaluate("document.activeElement.blur()")  # keys go to the page, not the frame box
     for key in ("ArrowRight", "ArrowRight", "ArrowRight", "ArrowLeft", "."):
         page.keyboard.press(key)
-    page.wait_for_selector("body[data-frame='43']", timeout=10_000)
+    try:
+        page.wait_for_selector("body[data-frame='43']", timeout=10_000)
+    except Exception:
+        raise AssertionError(f"after 40 +3 -1 +1 the viewer shows frame {page.get_attribute('body', 'data-frame')}; "
+                             f"frame callbacks: {page.evaluate('window.bballViewer.log.slice(-8)')}") from None
     page.wait_for_timeout(150)
     assert page.evaluate("window.probe.number()") == 43
     seconds = times[43] - times[0]

@@ -1,6 +1,7 @@
 // The video page's side panels: the selected track, the court minimap, the tracks table and the heatmaps.
 // Tracks, court and stats (slow on a long game) fill in as they arrive; the video and its boxes never wait.
 import { api, el } from "/static/common.js";
+import { CourtView, loadCourts } from "/static/courtlines.js";
 
 const UNITS = { m: ["metres", "m"], ft: ["feet", "ft"], px: ["pixels of the picture", "px"] };
 
@@ -13,7 +14,9 @@ export class Panels {
     this.teams = new Map();     // track id -> tracks row {team, color, first_frame, ...}
     this.stats = new Map();     // track id -> stats row
     this.unit = null;           // the stats' unit: m, ft or px
-    this.court = null;          // calibration, when present
+    this.court = null;          // the court route's answer (keyframes, unmapped ranges), when calibrated
+    this.view = null;           // CourtView of the minimap
+    this.version = 0;           // bumped when a keyframe is saved: pictures and stats are asked for again
     this.selected = null;       // followed track id
     this.trackRows = [];
   }
@@ -21,7 +24,19 @@ export class Panels {
   load(meta) {
     this.meta = meta;
     api(`/api/videos/${this.videoId}/tracks`).then((rows) => this.showTracks(rows)).catch(() => {});
-    api(`/api/videos/${this.videoId}/court`).then((cal) => this.showCourt(cal), () => this.showCourt(null));
+    this.loadCourt();
+  }
+
+  loadCourt() {
+    return api(`/api/videos/${this.videoId}/court`).then((cal) => this.showCourt(cal), () => this.showCourt(null));
+  }
+
+  /** After a keyframe was saved: the court, the stats and the heatmaps again (positions changed). */
+  courtChanged() {
+    this.version += 1;
+    this.statsAsked = false;
+    this.loadStats();
+    return this.loadCourt();
   }
 
   /** The stats (seconds of work on a long game): asked once the first frame is drawn, so the server gives the
@@ -30,7 +45,9 @@ export class Panels {
     if (this.statsAsked) return;
     this.statsAsked = true;
     api(`/api/videos/${this.videoId}/stats`).then((report) => {
+      this.stats.clear();
       this.unit = report.unit;
+      this.notes = report.notes || [];
       for (const row of report.tracks) this.stats.set(row.tracking_id, row);
       this.showUnits();
       this.showTracks(this.trackRows);
@@ -49,7 +66,7 @@ export class Panels {
     this.showHeatmaps();
   }
 
-  frameDrawn(_frame, boxes) { this.drawMinimap(boxes); }
+  frameDrawn(frame, boxes) { this.drawMinimap(frame, boxes); }
 
   showTracks(rows) {
     this.trackRows = rows;
@@ -76,9 +93,13 @@ export class Panels {
     const box = document.getElementById("units");
     if (!this.unit) return;
     const [name, short] = UNITS[this.unit] || [this.unit, this.unit];
-    if (this.unit === "px") {
-      box.replaceChildren(`Distances in ${name} and speeds in px/s: the court is not calibrated. Calibrate it with `,
-        el("code", {}, `bball court set ${this.videoId} X,Y=LANDMARK ...`), " (four or more floor points) to get metres or feet.");
+    if (this.unit === "px" && this.court) {  // calibrated, yet the stats could not use it: say what they said
+      box.replaceChildren(`Distances in ${name} and speeds in px/s: the stats did not use the court's calibration` +
+        (this.notes?.length ? ` (${this.notes[0]}).` : "."));
+    } else if (this.unit === "px") {
+      box.replaceChildren(`Distances in ${name} and speeds in px/s: the court is not calibrated. Use Calibrate court `,
+        "under the video, or run ", el("code", {}, `bball court set ${this.videoId} X,Y=LANDMARK ...`),
+        " (four or more floor points), to get metres or feet.");
     } else {
       box.replaceChildren(`Distances in ${name} (${short}), speeds in ${short}/s, on the calibrated ` +
         `${this.court ? this.court.court : ""} court.`);
@@ -98,26 +119,49 @@ export class Panels {
       el("button", { onclick: () => { this.select(null); this.onSelect(null); } }, "clear"));
   }
 
-  showCourt(cal) {
+  async showCourt(cal) {
+    if (cal) {
+      const c = document.getElementById("minimap");
+      this.view = new CourtView((await loadCourts()).get(cal.court), c.width, c.height);
+    }
     this.court = cal;
     document.getElementById("court-card").hidden = !cal;
+    document.getElementById("off-court-toggle").hidden = !cal?.followed;
+    this.showCourtInfo();
     this.showUnits();
     this.showHeatmaps();
+    document.body.dataset.court = cal ? cal.court : "";
+  }
+
+  // What the mapping covers: its keyframes and fit, how many frames the followed camera maps, which not and why.
+  showCourtInfo() {
+    const cal = this.court;
+    if (!cal) return;
+    let info = document.getElementById("court-info");
+    if (!info) document.getElementById("court-card").append((info = el("div", { id: "court-info", class: "muted units" })));
+    const keys = cal.keyframes.map((k) => `${k.frame} (${k.rms_error.toFixed(2)} ${cal.unit})`).join(", ");
+    const lines = [el("p", {}, `${cal.court.toUpperCase()} court, ${cal.unit}. Keyframes at frame ${keys}.`)];
+    if (!cal.followed) lines.push(el("p", {}, "The camera is not followed yet: no court positions."));
+    else {
+      lines.push(el("p", {}, `Mapped ${cal.mapped_frames} of ${cal.frames} frames.`));
+      for (const r of cal.unmapped) lines.push(el("p", { class: "unmapped" }, `Unmapped: frames ${r.start}–${r.end - 1} (${r.reason}).`));
+    }
+    info.replaceChildren(...lines);
   }
 
   // The heatmap sheet (teams and players) and, with a track selected, that track's own; click to enlarge.
   showHeatmaps() {
     const body = document.getElementById("heat-body");
     if (!this.court) {
-      body.replaceChildren("Heatmaps need the court's calibration: run ",
+      body.replaceChildren("Heatmaps need the court's calibration: use Calibrate court under the video, or run ",
         el("code", {}, `bball court set ${this.videoId} X,Y=LANDMARK ...`), ".");
       return;
     }
     const figures = [];
     if (this.selected !== null) {
-      figures.push(this.figure(`/api/videos/${this.videoId}/tracks/${this.selected}/heatmap.png`, `track #${this.selected}`, "heat-track"));
+      figures.push(this.figure(`/api/videos/${this.videoId}/tracks/${this.selected}/heatmap.png${this.fresh()}`, `track #${this.selected}`, "heat-track"));
     }
-    figures.push(this.figure(`/api/videos/${this.videoId}/heatmap.png`, "teams and players", "heat-all"));
+    figures.push(this.figure(`/api/videos/${this.videoId}/heatmap.png${this.fresh()}`, "teams and players", "heat-all"));
     body.replaceChildren(...figures, el("p", { class: "muted" }, "Click a heatmap to enlarge it."));
   }
 
@@ -132,26 +176,31 @@ export class Panels {
     return el("figure", {}, img, el("figcaption", { class: "muted" }, caption));
   }
 
-  drawMinimap(boxes) {
-    const court = this.court;
-    if (!court) return;
-    const c = document.getElementById("minimap"), g = c.getContext("2d");
-    const m = 10, s = Math.min((c.width - 2 * m) / court.length, (c.height - 2 * m) / court.width);
-    g.fillStyle = "#d7aa78"; g.fillRect(0, 0, c.width, c.height);
-    g.strokeStyle = "#fff"; g.lineWidth = 2;
-    g.strokeRect(m, m, court.length * s, court.width * s);
-    g.beginPath(); g.moveTo(m + court.length * s / 2, m); g.lineTo(m + court.length * s / 2, m + court.width * s); g.stroke();
-    for (const b of boxes) {
-      const [x, y] = applyH(court.matrix, b.x + b.w / 2, b.y + b.h);
-      if (!isFinite(x) || !isFinite(y)) continue;
-      g.fillStyle = this.colourOf(b);
-      g.beginPath(); g.arc(m + x * s, m + y * s, this.selected === b.id ? 7 : 5, 0, 2 * Math.PI); g.fill();
-      g.strokeStyle = this.selected === b.id ? "#fff" : "#222"; g.lineWidth = this.selected === b.id ? 2 : 1; g.stroke();
-    }
-  }
-}
+  // After a keyframe is saved the same picture URL means new pixels: a query the browser's cache has not seen.
+  fresh() { return this.version ? `?v=${this.version}` : ""; }
 
-function applyH(m, x, y) {
-  const w = m[2][0] * x + m[2][1] * y + m[2][2];
-  return [(m[0][0] * x + m[0][1] * y + m[0][2]) / w, (m[1][0] * x + m[1][1] * y + m[1][2]) / w];
+  /** The minimap of `frame`: a dot per box on the court, at the position the server computed for it. People off
+   *  the court (benches, staff, crowd) and boxes in unmapped frames are left out; the note says why a frame has
+   *  no dots. */
+  drawMinimap(frame, boxes) {
+    const view = this.view;
+    if (!this.court || !view) return;
+    const c = document.getElementById("minimap"), g = c.getContext("2d");
+    view.draw(g);
+    let drawn = 0;
+    for (const b of boxes) {
+      if (b.on !== true) continue;
+      const [x, y] = view.px([b.cx, b.cy]), mine = this.selected === b.id;
+      g.fillStyle = this.colourOf(b);
+      g.beginPath(); g.arc(x, y, mine ? 7 : 5, 0, 2 * Math.PI); g.fill();
+      g.strokeStyle = mine ? "#fff" : "#222"; g.lineWidth = mine ? 2 : 1; g.stroke();
+      drawn += 1;
+    }
+    c.dataset.dots = String(drawn);
+    const gap = (this.court.unmapped || []).find((r) => frame >= r.start && frame < r.end);
+    let note = document.getElementById("minimap-note");
+    if (!note) c.after((note = el("p", { id: "minimap-note", class: "muted units" })));
+    note.textContent = !this.court.followed ? "" : gap ? `Frame ${frame} is unmapped: ${gap.reason}.` :
+      `${drawn} on the court` + (boxes.length > drawn ? `, ${boxes.length - drawn} off it` : "") + ".";
+  }
 }
