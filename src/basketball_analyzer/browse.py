@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .db.analytics import CourtCalibration, Track
+from .db.analytics import CourtCalibration, PlayerPosition, Track
 from .db.models import DetectionJob, PlayerDetection, Video
 from .exceptions import BballError, NotFound
 from .videos import video_timing
@@ -101,9 +101,11 @@ def summary(session: Session, video_id: int, counts: bool = True) -> VideoSummar
 
 
 def detections_in_range(session: Session, video_id: int, start: int, end: int) -> dict:
-    """Boxes of frames start..end-1 as parallel arrays (frame, id, x, y, w, h, confidence, label index).
+    """Boxes of frames start..end-1 as parallel arrays (frame, id, x, y, w, h, confidence, label index), with
+    each box's court position and whether it is on the court (`court_x`, `court_y`, `on_court`: null where the
+    frame is unmapped or the camera was never followed), read from `player_positions`.
 
-    Labels are sent once (`labels`) and referenced by index, so a frame of ten players costs about 300 bytes.
+    Labels are sent once (`labels`) and referenced by index, so a frame of ten players costs about 450 bytes.
     """
     video = session.get(Video, video_id)
     if video is None:
@@ -113,16 +115,19 @@ def detections_in_range(session: Session, video_id: int, start: int, end: int) -
     if end - start > MAX_FRAME_RANGE:
         raise RangeError(f"frame range {start}..{end} covers {end - start} frames; ask for at most "
                          f"{MAX_FRAME_RANGE} at a time")
-    t = PlayerDetection.__table__
+    t, p = PlayerDetection.__table__, PlayerPosition.__table__
+    # Positions are computed once (analytics/positions.py); the viewer and its minimap only read them.
     rows = session.execute(
         select(t.c.frame_number, t.c.tracking_id, t.c.bbox_x, t.c.bbox_y, t.c.bbox_width, t.c.bbox_height,
-               t.c.confidence_score, t.c.label)
+               t.c.confidence_score, t.c.label, p.c.court_x, p.c.court_y, p.c.on_court)
+        .select_from(t.outerjoin(p, p.c.detection_id == t.c.id))
         .where(t.c.video_id == video_id, t.c.frame_number >= start, t.c.frame_number < end)
         .order_by(t.c.frame_number, t.c.tracking_id)).all()
     labels: dict[str, int] = {}
     out: dict = {"video_id": video_id, "start": start, "end": min(end, video.frame_count), "frame": [], "id": [],
-                 "x": [], "y": [], "w": [], "h": [], "confidence": [], "label": []}
-    for frame, tid, x, y, w, h, conf, label in rows:
+                 "x": [], "y": [], "w": [], "h": [], "confidence": [], "label": [], "court_x": [], "court_y": [],
+                 "on_court": []}
+    for frame, tid, x, y, w, h, conf, label, cx, cy, inside in rows:
         out["frame"].append(frame)
         out["id"].append(tid)
         out["x"].append(round(x, 1))
@@ -131,5 +136,8 @@ def detections_in_range(session: Session, video_id: int, start: int, end: int) -
         out["h"].append(round(h, 1))
         out["confidence"].append(round(conf, 3))
         out["label"].append(labels.setdefault(label or "player", len(labels)))
+        out["court_x"].append(None if cx is None else round(cx, 2))
+        out["court_y"].append(None if cy is None else round(cy, 2))
+        out["on_court"].append(None if inside is None else bool(inside))
     out["labels"] = list(labels)
     return out

@@ -1,5 +1,6 @@
 """JSON API over the library: videos, the video file (HTTP ranges), detections by frame range, tracks,
-stats and local jobs. Each route parses, calls one library function in one transaction, and returns JSON.
+stats and local jobs (the court's routes: court_api.py). Each route parses, calls one library function in one
+transaction, and returns JSON.
 
 GET routes read in read-only transactions, which on SQLite wait for nobody: a slow `/stats` on a long game
 does not hold up the boxes the viewer asks for. Ids are checked against the INTEGER columns' range, so an id
@@ -184,19 +185,6 @@ def stats(request: Request, video_id: VideoId) -> dict:
 
     with _read(request) as s:
         return video_stats(s, video_id).to_dict()
-
-
-@router.get("/videos/{video_id}/court")
-def court(request: Request, video_id: VideoId) -> dict:
-    """The court calibration (matrix image -> court), or 404."""
-    from ..analytics.calibration import get_calibration
-
-    with _read(request) as s:
-        cal = get_calibration(s, video_id)
-    if cal is None:
-        raise NotFound(f"video {video_id} has no court calibration")
-    return {"court": cal.court.name, "unit": cal.court.unit, "length": cal.court.length, "width": cal.court.width,
-            "matrix": cal.matrix.tolist(), "rms_error": cal.rms_error}
 
 
 @router.get("/videos/{video_id}/heatmap.png")

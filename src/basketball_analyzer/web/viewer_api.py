@@ -22,13 +22,14 @@ TrackId = Annotated[int, Path(ge=0, le=INT32_MAX, description="a track id of the
 
 @router.get("/videos/{video_id}/tracks/{tracking_id}/heatmap.png")
 def track_heatmap(request: Request, video_id: VideoId, tracking_id: TrackId) -> Response:
-    """Where one track was on the court, as a heatmap PNG (needs a court calibration)."""
+    """Where one track was on the court, as a heatmap PNG: its stored court positions on the court (needs a
+    court calibration; frames the camera path leaves unmapped, and moments off the court, are left out)."""
     import cv2
-    import numpy as np
     from sqlalchemy import select
 
     from ..analytics.calibration import get_calibration
     from ..analytics.pictures import CourtCanvas, _heat_panel
+    from ..analytics.positions import track_positions
     from ..analytics.tracks import list_tracks
     from ..db.models import PlayerDetection
     from ..videos import get_video
@@ -39,14 +40,16 @@ def track_heatmap(request: Request, video_id: VideoId, tracking_id: TrackId) -> 
         cal = get_calibration(s, video_id)
         if cal is None:
             raise NotFound(f"video {video_id} has no court calibration: run `bball court set {video_id} ...`")
-        rows = s.execute(select(t.c.bbox_x, t.c.bbox_y, t.c.bbox_width, t.c.bbox_height)
-                         .where(t.c.video_id == video_id, t.c.tracking_id == tracking_id)).all()
+        seen = s.execute(select(t.c.id).where(t.c.video_id == video_id, t.c.tracking_id == tracking_id)
+                         .limit(1)).first()
+        _frames, xy, inside = track_positions(s, video_id, tracking_id)
         team = next((r.team for r in list_tracks(s, video_id) if r.tracking_id == tracking_id), None)
-    if not rows:
+    if seen is None:
         raise NotFound(f"video {video_id} has no track {tracking_id}")
-    x, y, w, h = np.asarray(rows, np.float64).T
-    feet = cal.to_court(np.c_[x + w / 2, y + h])  # where a player stands: the bottom middle of the box
-    panel = _heat_panel(CourtCanvas(cal.court), feet, f"#{tracking_id}" + (f" team {team}" if team else ""))
+    title = f"#{tracking_id}" + (f" team {team}" if team else "")
+    if not len(xy):
+        title += " (no mapped frames)"
+    panel = _heat_panel(CourtCanvas(cal.court), xy[inside], title)
     ok, data = cv2.imencode(".png", panel)
     return Response(data.tobytes(), media_type="image/png", headers={"Cache-Control": "no-cache"})
 

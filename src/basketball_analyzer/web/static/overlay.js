@@ -79,7 +79,9 @@ export class BoxStore {
 function parse(d, start, end) {
   const byFrame = new Map();
   for (let i = 0; i < d.frame.length; i++) {
-    const box = { id: d.id[i], x: d.x[i], y: d.y[i], w: d.w[i], h: d.h[i], conf: d.confidence[i], label: d.labels[d.label[i]] };
+    // cx, cy: the court position the server computed; on: on the court (true), off it (false), unmapped (null).
+    const box = { id: d.id[i], x: d.x[i], y: d.y[i], w: d.w[i], h: d.h[i], conf: d.confidence[i], label: d.labels[d.label[i]],
+      cx: d.court_x?.[i] ?? null, cy: d.court_y?.[i] ?? null, on: d.on_court?.[i] ?? null };
     let list = byFrame.get(d.frame[i]);
     if (!list) byFrame.set(d.frame[i], (list = []));
     list.push(box);
@@ -102,15 +104,18 @@ export function luminance(colour) {
 export function contrastOf(colour) { return luminance(colour) > 140 ? "#000000" : "#ffffff"; }
 
 /** Draw `boxes` (video pixels) on `ctx` scaled by (sx, sy): each box in its colour over a halo of the
- *  contrasting shade, so a white team shows on a light floor and a navy team on a dark crowd. */
-export function drawBoxes(ctx, boxes, sx, sy, { colourOf, labelOf, selected = null }) {
+ *  contrasting shade, so a white team shows on a light floor and a navy team on a dark crowd. People off the
+ *  court (benches, staff, crowd) are drawn dimmed, or not at all with `hideOffCourt`. */
+export function drawBoxes(ctx, boxes, sx, sy, { colourOf, labelOf, selected = null, hideOffCourt = false }) {
   ctx.font = "600 13px system-ui, sans-serif";
   ctx.lineJoin = "round";
   const order = selected === null ? boxes : [...boxes.filter((b) => b.id !== selected), ...boxes.filter((b) => b.id === selected)];
   for (const b of order) {
+    const off = b.on === false;
+    if (off && hideOffCourt && selected !== b.id) continue;
     const colour = colourOf(b), halo = contrastOf(colour), mine = selected === b.id;
     const x = b.x * sx, y = b.y * sy, w = b.w * sx, h = b.h * sy;
-    ctx.globalAlpha = selected === null || mine ? 1 : 0.35;
+    ctx.globalAlpha = off && !mine ? 0.25 : selected === null || mine ? 1 : 0.35;
     ctx.lineWidth = mine ? 8 : 6;
     ctx.strokeStyle = halo;
     ctx.strokeRect(x, y, w, h);

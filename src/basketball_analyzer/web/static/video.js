@@ -1,4 +1,5 @@
 // The video page: the video playing with every stored box drawn on a canvas, frame by frame, at any speed.
+import { Calibrator } from "/static/calibrate.js";
 import { api, showError, trackColour } from "/static/common.js";
 import { FrameClock, formatClock, timingOf } from "/static/frames.js";
 import { BoxStore, drawBoxes } from "/static/overlay.js";
@@ -15,12 +16,14 @@ const frameInput = document.getElementById("frame");
 const speed = document.getElementById("speed");
 const clockText = document.getElementById("clock");
 const status = document.getElementById("status");
+const hideOffCourt = document.getElementById("hide-off-court");
 
 let meta = null;              // the video's summary (frame_count, size, timing)
 let clock = null;             // FrameClock: frame N <-> presentation time
 let store = null;             // BoxStore: the boxes, chunk by chunk
 let shown = -1;               // the frame on screen, as the frame callback (or a paused seek) says
 let target = null;            // the frame a seek in flight will show, so fast steps add up
+let calibrator = null;        // Calibrator: court points picked on the frame shown
 const panels = new Panels(videoId, { colourOf, onSelect: follow, goTo });
 
 // What the overlay did per presented frame, for tests and benchmarks: callbacks, frames drawn in the callback
@@ -55,7 +58,7 @@ function render(frame) {
   }
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   drawBoxes(ctx, boxes, canvas.width / meta.width, canvas.height / meta.height,
-    { colourOf, labelOf, selected: panels.selected });
+    { colourOf, labelOf, selected: panels.selected, hideOffCourt: hideOffCourt.checked });
   if (boxes.length && record.firstBoxesAt === null) record.firstBoxesAt = performance.now();
   panels.loadStats();
   document.body.dataset.frame = String(frame);
@@ -64,8 +67,11 @@ function render(frame) {
   if (document.activeElement !== frameInput) frameInput.value = frame;
   clockText.textContent = clock.clock(frame);
   const mine = panels.selected === null ? null : boxes.some((b) => b.id === panels.selected);
-  status.textContent = `${boxes.length} boxes` + (mine === false ? ` · #${panels.selected} not in this frame` : "");
+  const off = boxes.filter((b) => b.on === false).length;
+  status.textContent = `${boxes.length} boxes` + (off ? ` · ${off} off the court` : "") +
+    (mine === false ? ` · #${panels.selected} not in this frame` : "");
   panels.frameDrawn(frame, boxes);
+  calibrator?.frameDrawn(frame);
   return true;
 }
 
@@ -99,6 +105,13 @@ function nextSpeed(by) {
   setSpeed(SPEEDS[Math.max(0, Math.min(SPEEDS.length - 1, (i < 0 ? SPEEDS.indexOf(1) : i) + by))]);
 }
 
+// A keyframe was saved: every box's court position may have changed, so the boxes are read again.
+function courtChanged() {
+  store = new BoxStore(videoId, meta.frame_count);
+  panels.courtChanged();
+  render(shown);
+}
+
 function togglePlay() { video.paused ? video.play() : video.pause(); }
 
 // Selecting a track from the table: show it, and go to where it is when it is not in this frame.
@@ -112,7 +125,8 @@ function follow(track) {
 canvas.addEventListener("click", (event) => {
   const r = canvas.getBoundingClientRect();
   const x = (event.clientX - r.left) * meta.width / canvas.width, y = (event.clientY - r.top) * meta.height / canvas.height;
-  const hit = (store.at(shown) || []).filter((b) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + b.h);
+  const hit = (store.at(shown) || []).filter((b) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + b.h &&
+    !(hideOffCourt.checked && b.on === false));
   panels.select(hit.length ? hit.sort((a, b) => a.w * a.h - b.w * b.h)[0].id : null);
   render(shown);
 });
@@ -121,6 +135,7 @@ document.getElementById("play").addEventListener("click", togglePlay);
 document.getElementById("back").addEventListener("click", () => step(-1));
 document.getElementById("fwd").addEventListener("click", () => step(1));
 speed.addEventListener("change", () => setSpeed(Number(speed.value)));
+hideOffCourt.addEventListener("change", () => render(shown));
 seek.addEventListener("input", () => goTo(Number(seek.value)));
 frameInput.addEventListener("change", () => goTo(Number(frameInput.value)));
 document.addEventListener("keydown", (e) => {
@@ -161,6 +176,7 @@ async function main() {
     `of ${meta.frame_count - 1} · ${formatClock(clock.timeOf(meta.frame_count - 1) - clock.start)}` +
     (clock.mode === "variable" ? " · variable frame rate" : "");
   panels.load(meta);
+  calibrator = new Calibrator(videoId, { meta, frame: () => shown, goTo, onSaved: courtChanged });
   setTimeout(() => panels.loadStats(), 3000);  // a video that never draws still gets its stats
   await playable;
   fitCanvas();
