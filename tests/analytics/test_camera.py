@@ -193,3 +193,27 @@ def test_an_import_after_following_gets_its_positions(stored, db_url, tmp_path):
                                 "JOIN player_detections d ON d.id = p.detection_id")).one()
     assert n == len(early) and ids == 1
     assert np.median(_errors(db_url, video_id, truth, range(60))) < 0.3
+
+
+def test_top_speed_of_a_track_shorter_than_the_speed_window_is_its_average():
+    from basketball_analyzer.analytics.motion import track_motion
+
+    frames = np.arange(8)  # 0.27 s at 30 fps, under the 0.5 s window of top speeds
+    xy = np.c_[frames * 0.2, np.zeros(8)]  # 6 m/s
+    m = track_motion(frames, xy, 30.0)
+    assert m.top_speed == pytest.approx(m.avg_speed) and m.top_speed == pytest.approx(6.0, rel=0.15)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_stats_say_when_the_camera_is_not_followed_yet(stored, db_url):
+    from sqlalchemy import text
+
+    from basketball_analyzer.analytics.stats import video_stats
+    from basketball_analyzer.db import transaction
+
+    video_id, truth = stored
+    assert _run("court", "set", video_id, *truth.calibration_pairs(0))[0] == 0
+    with transaction(db_url) as s:  # as a database calibrated before 0006 is: a keyframe, no camera path
+        s.execute(text("DELETE FROM camera_paths"))
+        report = video_stats(s, video_id)
+    assert report.unit == "px" and any(f"bball court follow {video_id}" in n for n in report.notes)

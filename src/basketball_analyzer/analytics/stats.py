@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import PlayerDetection
 from ..results.runs import StoredRun, stored_run
-from .positions import load_path, off_court_tracks, track_positions
+from .positions import keyframes, load_path, off_court_tracks, track_positions
 from .motion import MAX_SPEED_METRES, MIN_STEP_METRES, track_motion
 from .possession import BALL_LABEL, PossessionTracker, best_ball
 from .teams import REFEREE_LABELS
@@ -78,7 +78,10 @@ def video_stats(session: Session, video_id: int) -> StatsReport:
     teams = team_of(session, video_id)
     unit = court.unit if court else "px"
     report = StatsReport(video_id, unit, court is not None, False)
-    if court is None:
+    if court is None and keyframes(session, video_id):
+        report.notes.append("the court is calibrated but the camera is not followed yet: distances and speeds "
+                            f"are in pixels (run `bball court follow {video_id}`)")
+    elif court is None:
         report.notes.append("no court calibration: distances and speeds are in pixels "
                             f"(run `bball court set {video_id}` for metres or feet)")
     off = off_court_tracks(session, video_id) if court else set()
