@@ -321,14 +321,15 @@ def frames_at(path: str | os.PathLike, indices: Iterable[int], size: tuple[int, 
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         numbering = _Numbering(timing)
-        pos, exhausted = 0, False
+        pos, exhausted, sought = 0, False, -1
         while pos < len(wanted):
             target = wanted[pos]
             if timing is not None and target >= timing.count:
                 return  # the rest lie past the end of the stream
-            if target - numbering.last > SEEK_AHEAD_FRAMES and _seek(container, stream, timing, target):
+            if target - numbering.last > SEEK_AHEAD_FRAMES and target != sought \
+                    and _seek(container, stream, timing, target):
                 numbering.restart()
-                exhausted = False
+                exhausted, sought = False, target
             if exhausted:
                 return
             for frame in container.decode(stream):
@@ -338,7 +339,10 @@ def frames_at(path: str | os.PathLike, indices: Iterable[int], size: tuple[int, 
                 if pos < len(wanted) and wanted[pos] == index:
                     yield Frame(index, _pixels(frame, size, gray))
                     pos += 1
-                if pos >= len(wanted) or (timing is not None and wanted[pos] - index > SEEK_AHEAD_FRAMES):
+                # Far from the next frame: seek there, unless this decode started from a seek for it (its
+                # keyframe can lie further back than SEEK_AHEAD_FRAMES: seeking again would land here again).
+                if pos >= len(wanted) or (timing is not None and wanted[pos] - index > SEEK_AHEAD_FRAMES
+                                          and wanted[pos] != sought):
                     break
             else:
                 exhausted = True
