@@ -66,7 +66,10 @@ export class Panels {
     this.showHeatmaps();
   }
 
-  frameDrawn(frame, boxes) { this.drawMinimap(frame, boxes); }
+  frameDrawn(frame, boxes) {
+    this.drawn = [frame, boxes];  // the court may arrive after the frame: then the minimap is drawn for it
+    this.drawMinimap(frame, boxes);
+  }
 
   showTracks(rows) {
     this.trackRows = rows;
@@ -130,6 +133,7 @@ export class Panels {
     this.showCourtInfo();
     this.showUnits();
     this.showHeatmaps();
+    if (this.drawn) this.drawMinimap(...this.drawn);
     document.body.dataset.court = cal ? cal.court : "";
   }
 
