@@ -43,12 +43,18 @@ class RunStats:
                 "seconds": round(self.seconds, 3), "fps": round(self.fps, 2), "detector": self.detector}
 
 
+def frame_bounds(info: VideoInfo, frame_range: tuple[int, int | None] | None = None) -> tuple[int, int]:
+    """[start, end) of the frames a run covers: `frame_range` (a segment) or the whole video, never past the
+    video's frame count (results numbered beyond it are refused at import: a stream can hold more frames than
+    a header, or an older registration, counted)."""
+    start, end = frame_range or (0, None)
+    return start, info.frame_count if end is None else min(end, info.frame_count)
+
+
 def sampled_frame_count(info: VideoInfo, sample_interval: int,
                         frame_range: tuple[int, int | None] | None = None) -> int:
     """How many frames a run with this interval processes (of `frame_range` [start, end) when given)."""
-    start, end = frame_range or (0, info.frame_count)
-    end = info.frame_count if end is None else min(end, info.frame_count)
-    return sampled_between(start, end, sample_interval)
+    return sampled_between(*frame_bounds(info, frame_range), sample_interval)
 
 
 def sampled_between(start: int, end: int, sample_interval: int) -> int:
@@ -72,10 +78,7 @@ def run_detection(video_path: str | Path, params: DetectionParams, *, settings: 
     stats = stats if stats is not None else RunStats()
     stats.detector = detector.name
     started = time.perf_counter()
-    start, end = frame_range or (0, None)
-    # Never past the video's frame count: results numbered beyond it are refused at import (a stream can
-    # hold more frames than a header, or an older registration, counted).
-    end = info.frame_count if end is None else min(end, info.frame_count)
+    start, end = frame_bounds(info, frame_range)
     reader = FrameReader(video_path, sample_interval=params.sample_interval, start=start, end=end)
     given: deque[int] = deque()  # frames handed to the detector and not yet answered (it may read ahead)
 

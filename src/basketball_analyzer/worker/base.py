@@ -170,7 +170,7 @@ class Worker:
 
     def _run(self, job: JobHandle, scratch: Path, stats) -> ResultsFile:
         from ..results.format import ResultsWriter
-        from ..pipeline import run_detection, sampled_frame_count
+        from ..pipeline import frame_bounds, run_detection, sampled_frame_count
         from ..video import probe
 
         params = job.parameters()
@@ -197,8 +197,7 @@ class Worker:
                           fps=done / max(now - started, 1e-9))
 
         interval = params.sample_interval
-        start, end = job.frame_range or (0, None)
-        end = info.frame_count if end is None else min(end, info.frame_count)
+        start, end = frame_bounds(info, job.frame_range)
         piece_from = job.owned_from  # results in parts (resume): the first frame of the part being written
 
         def writer(name: str) -> ResultsWriter:
