@@ -37,9 +37,9 @@ def _video(session: Session, video_id: int) -> Video:
     return video
 
 
-def set_keyframe(session: Session, video_id: int, image_points, court_points, court_name: str,
-                 frame: int = 0, points: list[dict] | None = None) -> Calibration:
-    """Fit and store the calibration of `frame` (a keyframe); refuses a frame past the end or another court."""
+def check_keyframe(session: Session, video_id: int, court_name: str, frame: int) -> tuple[Video, CourtSpec]:
+    """(video, court) of a keyframe that may be fitted: refuses a frame outside the video and another court than
+    the video's keyframes are on (with one line each). Stores nothing: a dry-run fit asks it too."""
     video = _video(session, video_id)
     court = court_spec(court_name)
     if not 0 <= frame < video.frame_count:
@@ -49,6 +49,13 @@ def set_keyframe(session: Session, video_id: int, image_points, court_points, co
     if other is not None:
         raise CalibrationError(f"video {video_id}'s keyframes are on a {other[0]} court, not {court.name}: clear "
                                f"them first with `bball court clear {video_id}`")
+    return video, court
+
+
+def set_keyframe(session: Session, video_id: int, image_points, court_points, court_name: str,
+                 frame: int = 0, points: list[dict] | None = None) -> Calibration:
+    """Fit and store the calibration of `frame` (a keyframe); refuses what `check_keyframe` refuses."""
+    video, court = check_keyframe(session, video_id, court_name, frame)
     cal = fit_calibration(image_points, court_points, court, (video.width, video.height))
     row = session.get(CourtCalibration, (video_id, frame)) or CourtCalibration(video_id=video_id, frame_number=frame)
     row.court, row.unit = court.name, court.unit

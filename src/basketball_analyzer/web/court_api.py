@@ -141,8 +141,10 @@ def fit(request: Request, video_id: VideoId, body: KeyframeRequest) -> dict:
     from ..analytics.calibration import parse_pair
     from ..analytics.court import apply_homography, fit_calibration
 
+    from ..analytics.positions import check_keyframe
+
     with transaction(_url(request), readonly=True) as s:
-        video, spec = _check_keyframe(s, video_id, body)
+        video, spec = check_keyframe(s, video_id, body.court, body.frame)
         size = video.width, video.height
     parsed = [parse_pair(p, spec.name) for p in body.pairs()]
     cal = fit_calibration([p[0] for p in parsed], [p[1] for p in parsed], spec, size)
@@ -166,28 +168,6 @@ def save_keyframe(request: Request, video_id: VideoId, body: KeyframeRequest) ->
         path = load_path(s, video_id)[0]
     return {"frame": body.frame, "court": cal.court.name, "unit": cal.court.unit, "points": cal.points,
             "rms_error": cal.rms_error, "max_error": cal.max_error, "frames": path.frames, **_mapped(path)}
-
-
-def _check_keyframe(session, video_id: int, body: KeyframeRequest):
-    """(video, court) for a fit on the body's frame and court, refused as `set_keyframe` refuses them: a frame
-    outside the video, or another court than the video's keyframes are on."""
-    from sqlalchemy import select
-
-    from ..analytics.court import court_spec
-    from ..db.analytics import CourtCalibration
-    from ..exceptions import CalibrationError
-    from ..videos import get_video
-
-    video = get_video(session, video_id)
-    spec = court_spec(body.court)
-    if not 0 <= body.frame < video.frame_count:
-        raise CalibrationError(f"frame {body.frame} is outside video {video_id}'s frames 0..{video.frame_count - 1}")
-    other = session.execute(select(CourtCalibration.court).where(CourtCalibration.video_id == video_id,
-                                                                 CourtCalibration.court != spec.name)).first()
-    if other is not None:
-        raise CalibrationError(f"video {video_id}'s keyframes are on a {other[0]} court, not {spec.name}: clear "
-                               f"them first with `bball court clear {video_id}`")
-    return video, spec
 
 
 def image_lines(matrix, court, size: tuple[int, int]) -> list[list[list[float]]]:
