@@ -195,7 +195,7 @@ def test_an_import_after_following_gets_its_positions(stored, db_url, tmp_path):
     assert np.median(_errors(db_url, video_id, truth, range(60))) < 0.3
 
 
-def test_top_speed_of_a_track_shorter_than_the_speed_window_is_its_average():
+def test_top_speed_of_a_track_shorter_than_the_speed_window_is_at_least_its_average():
     from basketball_analyzer.analytics.motion import track_motion
 
     frames = np.arange(8)  # 0.27 s at 30 fps, under the 0.5 s window of top speeds

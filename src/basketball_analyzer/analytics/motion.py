@@ -116,7 +116,8 @@ def track_motion(frames: np.ndarray, xy: np.ndarray, fps: float, frame_step: int
         if len(speeds) >= window:
             averaged = np.convolve(speeds, np.ones(window) / window, mode="valid")
             top = max(top, float(averaged.max()))
-        elif times[-1] > times[0]:  # a piece shorter than the window: its own average is the most it shows
-            top = max(top, path_length(path, min_step) / float(times[-1] - times[0]))
+
     avg = distance / moving if moving > 0 else 0.0
-    return Motion(seconds, distance, avg, top)
+    # A track whose pieces are all shorter than the top-speed window has no windowed top speed; it ran at
+    # least its average (a top speed under the average reads as a bug).
+    return Motion(seconds, distance, avg, max(top, avg))
