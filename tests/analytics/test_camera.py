@@ -76,6 +76,7 @@ def test_following_from_one_keyframe_holds_through_the_pan_and_stops_at_the_cut(
     assert '"image_to_court": null' in out and '"source": null' in out and "cut" in out.splitlines()[-1]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the camera, not the database
 def test_a_keyframe_after_the_cut_maps_back_to_it(stored, db_url):
     video_id, truth = stored
     assert _run("court", "set", video_id, *truth.calibration_pairs(0))[0] == 0
@@ -90,6 +91,7 @@ def test_a_keyframe_after_the_cut_maps_back_to_it(stored, db_url):
     assert code == 0 and '"source": "keyframe"' in out
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the camera, not the database
 def test_the_bench_is_kept_but_off_the_court(stored, db_url):
     from sqlalchemy import text
 
