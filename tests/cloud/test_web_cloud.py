@@ -30,7 +30,8 @@ def test_submit_work_import_through_the_api(cloud_settings, tiny_clip, tmp_path)
     assert [(j["job_id"], j["status"], j["video_name"]) for j in listed] == [(job_id, "pending", "tiny.mp4")]
 
     assert CloudWorker(settings, worker_id="web-test").work(burst=True) == 1
-    assert client.get("/api/cloud/jobs").json()[0]["status"] == "completed"
+    listed = client.get("/api/cloud/jobs").json()[0]
+    assert listed["status"] == "completed" and listed["actions"] == ["cancel", "retry", "import"]
     imported = client.post(f"/api/cloud/jobs/{job_id}/import", headers=SAME_ORIGIN)
     assert imported.status_code == 200 and imported.json()["rows"] > 0
     with transaction(url) as s:
@@ -47,6 +48,7 @@ def test_cancel_retry_and_bad_ids(cloud_settings, tiny_clip, tmp_path):
     client = TestClient(create_app(settings))
     job_id = client.post("/api/cloud/jobs", json={"video_id": video_id}, headers=SAME_ORIGIN).json()["job_id"]
     assert client.post(f"/api/cloud/jobs/{job_id}/cancel", headers=SAME_ORIGIN).json()["status"] == "cancelled"
+    assert client.get("/api/cloud/jobs").json()[0]["actions"] == ["retry"]
     assert client.post(f"/api/cloud/jobs/{job_id}/retry", headers=SAME_ORIGIN).json()["status"] == "pending"
     bad = client.post("/api/cloud/jobs/not-a-job/cancel", headers=SAME_ORIGIN)
     assert bad.status_code == 400 and "invalid job id" in bad.json()["error"]

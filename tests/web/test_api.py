@@ -46,8 +46,10 @@ def test_local_jobs_create_list_cancel(client, stored):
     job = client.post("/api/jobs", json={"video_id": video_id, "detector": "hog"}, headers=SAME_ORIGIN)
     assert job.status_code == 201 and job.json()["status"] == "pending"
     assert [j["id"] for j in client.get("/api/jobs").json()] == [job.json()["id"]]
+    assert client.get("/api/jobs").json()[0]["actions"] == ["cancel"]  # what the page may offer
     cancelled = client.post(f"/api/jobs/{job.json()['id']}/cancel", headers=SAME_ORIGIN).json()
     assert cancelled["status"] == "cancelled"
+    assert client.get("/api/jobs").json()[0]["actions"] == []  # cancelled is final
 
 
 @pytest.mark.parametrize("method, path, kwargs, status, message", [

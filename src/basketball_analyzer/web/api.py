@@ -228,9 +228,12 @@ class RunRequest(BaseModel):
 
 
 def _job_dict(job) -> dict:
+    from ..jobs import job_actions
+
     return {"id": job.id, "video_id": job.video_id, "status": job.status, "progress": round(job.progress or 0, 4),
             "frames_processed": job.frames_processed, "error": job.error, "worker_id": job.worker_id,
-            "created_at": job.created_at.isoformat() if job.created_at else None}
+            "created_at": job.created_at.isoformat() if job.created_at else None,
+            "actions": job_actions(job)}  # what the page may offer, from the one state machine
 
 
 @router.get("/jobs")

@@ -33,10 +33,10 @@ def _queue(request: Request):
 def _view(view) -> dict:
     m = view.manifest
     if m is None:
-        return {"job_id": view.job_id, "status": "unreadable", "problem": view.problem}
+        return {"job_id": view.job_id, "status": "unreadable", "problem": view.problem, "actions": []}
     out = {"job_id": m.job_id, "video_id": m.video_id, "status": view.status, "frames_done": view.frames_done,
            "frames_total": m.frames_total, "worker_id": m.worker_id, "attempts": m.attempts, "error": m.error,
-           "video_name": m.parameters.get("video_name"), "created_at": m.created_at}
+           "video_name": m.parameters.get("video_name"), "created_at": m.created_at, "actions": view.actions}
     if m.segmented:
         out["segments"] = [_segment(v) for v in view.segments]
     return out

@@ -29,7 +29,7 @@ async function refreshLocal() {
         el("td", { class: "num" }, j.id), el("td", {}, el("a", { href: `/videos/${j.video_id}`, title: `video ${j.video_id}` }, videoName(j.video_id))),
         el("td", { class: "status" }, j.status + (j.error ? `: ${j.error}` : "")), el("td", {}, bar(j.progress), ` ${Math.round(100 * j.progress)}%`),
         el("td", { class: "num" }, j.frames_processed), el("td", {}, j.worker_id || ""),
-        el("td", {}, ["pending", "processing"].includes(j.status) ? action("cancel", `/api/jobs/${j.id}/cancel`) : ""))))));
+        el("td", {}, ...(j.actions || []).map((a) => action(a, `/api/jobs/${j.id}/${a}`))))))));
   } catch (error) { showError(local, error); }
 }
 
@@ -46,9 +46,8 @@ async function refreshCloud() {
       el("tbody", {}, ...jobs.flatMap((j) => [el("tr", { "data-job": j.job_id, "data-status": j.status },
         el("td", {}, j.job_id), el("td", {}, cloudVideo(j)), el("td", { class: "status" }, j.status + (j.error ? `: ${j.error}` : j.problem ? `: ${j.problem}` : "")),
         el("td", {}, j.frames_total ? bar(j.frames_done / j.frames_total) : ""), el("td", {}, j.segments ? `${j.segments.length} segments` : j.worker_id || ""),
-        el("td", {}, j.status === "completed" ? action("import", `/api/cloud/jobs/${j.job_id}/import`) :
-          ["pending", "processing"].includes(j.status) ? action("cancel", `/api/cloud/jobs/${j.job_id}/cancel`) :
-          j.status === "failed" ? action("retry", `/api/cloud/jobs/${j.job_id}/retry`) : "")),
+        // The server says what a job allows (the one state machine): the page offers exactly that.
+        el("td", {}, ...(j.actions || []).map((a) => action(a, `/api/cloud/jobs/${j.job_id}/${a}`)))),
         // A segmented job's segments, each on its own line: frames, status, progress, worker.
         ...(j.segments || []).map((s) => el("tr", { class: "segment", "data-segment": s.job_id, "data-status": s.status },
           el("td", { class: "muted" }, s.index === undefined ? s.job_id : `\u2003${s.index + 1}/${s.count} frames ${s.start_frame}\u2013${s.end_frame}`),
