@@ -9,30 +9,20 @@ import pytest
 from click.testing import CliRunner
 
 from basketball_analyzer.cli import cli
-from basketball_analyzer.sample_broadcast import make_broadcast_clip
+from support.broadcast import make_broadcast, store_broadcast
 
 FRAMES, CUT = 150, (100, 115)
 
 
 @pytest.fixture(scope="module")
 def broadcast(tmp_path_factory):
-    path = tmp_path_factory.mktemp("broadcast") / "broadcast.mp4"
-    truth = make_broadcast_clip(path, frames=FRAMES, width=640, height=360, dolly=3.0, cuts=[CUT])
-    return path, truth
+    return make_broadcast(tmp_path_factory, frames=FRAMES, dolly=3.0, cuts=[CUT])
 
 
 @pytest.fixture
 def stored(broadcast, db_url):
     """The broadcast registered with its true boxes (the camera, not the detector, is under test)."""
-    from basketball_analyzer.db import transaction
-    from basketball_analyzer.db.detections import replace_detections
-    from basketball_analyzer.videos import register_video
-
-    path, truth = broadcast
-    with transaction(db_url) as s:
-        video_id = register_video(s, path).video.id
-        replace_detections(s, video_id, truth.boxes)
-    return video_id, truth
+    return store_broadcast(db_url, broadcast)
 
 
 def _run(*args):

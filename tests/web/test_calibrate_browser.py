@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.broadcast import make_broadcast, store_broadcast
 from support.browser import CHROMIUM, SKIP_REASON, chromium_page, serving, wait_until
 
 from basketball_analyzer.analytics.court import COURTS, apply_homography
@@ -20,24 +21,13 @@ CARD = "document.getElementById('calibrate-card').dataset"
 
 @pytest.fixture(scope="module")
 def broadcast(tmp_path_factory):
-    from basketball_analyzer.sample_broadcast import make_broadcast_clip
-
-    path = tmp_path_factory.mktemp("broadcast") / "broadcast.mp4"
-    return path, make_broadcast_clip(path, frames=FRAMES, width=640, height=360, cuts=[CUT])
+    return make_broadcast(tmp_path_factory, frames=FRAMES, cuts=[CUT])
 
 
 @pytest.fixture
 def video(db_url, broadcast):
     """(video id, truth): the broadcast with its true boxes (the page, not a detector, is under test)."""
-    from basketball_analyzer.db import transaction
-    from basketball_analyzer.db.detections import replace_detections
-    from basketball_analyzer.videos import register_video
-
-    path, truth = broadcast
-    with transaction(db_url) as s:
-        video_id = register_video(s, path).video.id
-        replace_detections(s, video_id, truth.boxes)
-    return video_id, truth
+    return store_broadcast(db_url, broadcast)
 
 
 @pytest.fixture
