@@ -68,3 +68,7 @@ class CalibrationError(BballError):
 
 class AnalyticsError(BballError):
     """Teams, stats or pictures cannot be computed for this video (no detections, unknown track)."""
+
+
+class PlayersError(BballError):
+    """Players cannot be joined, merged, split, set or named as asked (overlapping tracks, a bad roster)."""
