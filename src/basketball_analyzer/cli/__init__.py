@@ -19,9 +19,11 @@ def cli(verbose: int, log_format: str) -> None:
 
 
 def _register() -> None:
-    from . import analytics, analyze, cloud, demo, export, jobs, models, render, serve, storage, video, worker
+    from . import (analytics, analyze, cloud, demo, export, jobs, models, players, render, serve, storage, video,
+                   worker)
 
-    for module in (video, analyze, jobs, worker, export, render, analytics, cloud, models, storage, serve, demo):
+    for module in (video, analyze, jobs, worker, export, render, analytics, players, cloud, models, storage, serve,
+                   demo):
         module.register(cli)
 
 

@@ -39,6 +39,8 @@ class TrackPlayer(Base):
     tracking_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     player_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
     frames_seen: Mapped[int] = mapped_column(Integer, nullable=False)
+    first_frame: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_frame: Mapped[int] = mapped_column(Integer, nullable=False)
     number_read: Mapped[str | None] = mapped_column(String(3))
     number_confidence: Mapped[float | None] = mapped_column(Float)
     number_reads: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

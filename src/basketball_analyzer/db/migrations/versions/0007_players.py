@@ -35,6 +35,8 @@ def upgrade() -> None:
         sa.Column("tracking_id", sa.Integer, primary_key=True),
         sa.Column("player_id", sa.Integer, nullable=False),
         sa.Column("frames_seen", sa.Integer, nullable=False),
+        sa.Column("first_frame", sa.Integer, nullable=False),
+        sa.Column("last_frame", sa.Integer, nullable=False),
         sa.Column("number_read", sa.String(3)),
         sa.Column("number_confidence", sa.Float),
         sa.Column("number_reads", sa.Integer, nullable=False),
