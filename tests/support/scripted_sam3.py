@@ -110,7 +110,8 @@ class ScriptedSam3:
             probs = torch.tensor([t.score(f) for t in dets])
             keep = sam3_module.nms_masks(probs, torch.stack([self.mask(t.cells(f)) for t in dets]), 0.5, 0.1)
             for thing, kept in zip(dets, keep.tolist()):
-                if not kept or thing.key in keys or thing.score(f) < 0.7:
+                # A retired track (removed from the session) no longer explains its detection.
+                if not kept or keys.get(thing.key) in s.obj_ids or thing.score(f) < 0.7:
                     continue
                 obj_id = s.max_obj_id + 1
                 s.max_obj_id = obj_id

@@ -49,34 +49,39 @@ def small_component_areas(mask, max_area: int):
     """Per-pixel area of the 8-connected component of `mask` (B, 1, H, W) holding it, exact up to `max_area`;
     pixels of larger components (and pixels outside `mask`) read H * W + 1.
 
-    A component of at most `max_area` pixels spans at most `max_area - 1` steps, so `max_area` rounds of
-    min-label propagation label it completely; one more round tells finished components (their label's pixel
-    count stops changing) from larger ones still spreading. No full labelling, no host round trip.
+    Min-label propagation for `max_area` rounds: a component of at most `max_area` pixels spans at most
+    `max_area - 1` steps, so all its pixels then hold its smallest pixel index, and no pixel outside it
+    does. A label is taken as a whole component only when it is closed: no pixel holding it has a mask
+    neighbour holding another. Pixels of a larger component that share an unfinished label always border
+    pixels with other labels (their set is not yet the component), so they are never counted as small.
+    No full labelling, no host round trip.
     """
     import torch
     import torch.nn.functional as F
 
     b, _, h, w = mask.shape
-    big = float(h * w + 1)
+    outside = h * w + 1
+    big = float(outside)
     mask = mask.bool()
     index = torch.arange(1, h * w + 1, device=mask.device, dtype=torch.float32).view(1, 1, h, w)
     labels = torch.where(mask, index, big)
 
-    def spread(lab):
-        return torch.where(mask, -F.max_pool2d(-lab, 3, stride=1, padding=1), big)
-
-    def counts(lab):
-        flat = lab.view(b, -1).long().clamp(max=h * w + 1)
-        total = torch.zeros(b, h * w + 2, device=mask.device, dtype=torch.int32)
-        total.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.int32))
-        return total.gather(1, flat).view(b, 1, h, w)
+    def neighbour_min(lab):  # non-mask pixels hold `big`, so they never lower it
+        return -F.max_pool2d(-lab, 3, stride=1, padding=1)
 
     for _ in range(max(int(max_area), 1)):
-        labels = spread(labels)
-    after = spread(labels)
-    area, area_after = counts(labels), counts(after)
-    closed = mask & (labels == after) & (area == area_after) & (area <= max_area)
-    return torch.where(closed, area, torch.full_like(area, h * w + 1))
+        labels = torch.where(mask, neighbour_min(labels), big)
+    # Highest label among mask neighbours: non-mask pixels count as 0 here.
+    neighbour_max = F.max_pool2d(torch.where(mask, labels, 0.0), 3, stride=1, padding=1)
+    open_pixel = mask & ((neighbour_min(labels) != labels) | (neighbour_max != labels))
+    flat = labels.view(b, -1).long()
+    count = torch.zeros(b, outside + 1, device=mask.device, dtype=torch.int32)
+    count.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.int32))
+    unclosed = torch.zeros_like(count)
+    unclosed.scatter_add_(1, flat, open_pixel.view(b, -1).to(torch.int32))
+    area = count.gather(1, flat).view(b, 1, h, w)
+    closed = mask & (unclosed.gather(1, flat).view(b, 1, h, w) == 0) & (area <= max_area)
+    return torch.where(closed, area, torch.full_like(area, outside))
 
 
 def fill_holes_in_mask_scores(mask, max_area, fill_holes=True, remove_sprinkles=True):

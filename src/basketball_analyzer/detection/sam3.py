@@ -10,7 +10,6 @@ per-frame confidence (see `Sam3Detector`).
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from ..model_store import HOW_TO_GET, find_model, resolve_device
 from ..prefetch import Prefetcher
 from ..video import Frame
 from .base import DEFAULT_PROMPT, Detector, parse_prompt
-from .stitching import box_iou
+from .stitching import IdStitcher, box_iou
 
 log = logging.getLogger(__name__)
 
@@ -112,24 +111,32 @@ class Sam3Detector(Detector):
     Each box's confidence is SAM 3's per-frame evidence for that object on that frame: the tracker's
     object score (sigmoid of its object-score logit: how sure it is the object is visible here), and on the
     frame a track is born, the detector's score for it. `confidence_threshold` filters boxes frame by frame.
+    A track whose mask stays empty for `retire_after_s` seconds leaves the tracker (0: never).
     """
 
     name = "sam3"
+    session_frames = 90_000
+    """Frames one session runs: well before transformers' 100,000 (see `track`)."""
+    handover_frames = 30
+    """Released frames on which a new session runs beside the old one before taking over its ids."""
 
     def __init__(self, model, processor, prompts: Iterable[str] = (DEFAULT_PROMPT,),
                  confidence_threshold: float = 0.5, device: str = "cpu", dtype: str = "float32",
                  masks: bool = False, cross_prompt_iou: float = 0.7, source: str = "", prefetch: int = 4,
-                 prune: bool = True, max_objects: int = 0):
+                 prune: bool = True, max_objects: int = 0, retire_after_s: float = 10.0):
         from .mask_ops import install
+        from .sam3_session import pair_outputs_by_id
 
         self.model, self.processor = model, processor
         self.device, self.dtype = device, dtype
         self.masks, self.source, self.prefetch, self.prune = masks, source, prefetch, prune
         self.cross_prompt_iou = cross_prompt_iou
+        self.retire_after_s = retire_after_s
         if max_objects > 0:
             # SAM 3 then keeps the best-scoring new detections only while fewer than this many are tracked;
             # each tracked object costs a tracker pass per frame.
             self.model.max_num_objects = max_objects
+        pair_outputs_by_id(self.model)
         self.configure(prompts, confidence_threshold)
         self.postprocessing = install()
         log.info("SAM 3 duplicate suppression: %s", self.postprocessing)
@@ -173,46 +180,69 @@ class Sam3Detector(Detector):
 
     # -- tracking -----------------------------------------------------------------------------------
     def track(self, frames: Iterable[Frame], fps: float = 30.0) -> Iterator[Detections]:
-        """Yield each frame's tracked boxes in input order; ids hold for the whole video."""
-        import torch
+        """Yield each frame's tracked boxes in input order; ids hold for the whole video.
 
-        from .sam3_session import prune
+        One session runs until `session_frames`; then a fresh one starts and runs beside it for
+        `handover_frames` released frames, and its tracks take over the ids of the old one's by their boxes
+        on those frames (`IdStitcher`). transformers marks tracks hot-start removed as last occluded at
+        session frame 100,000, after which live tracks would be blanked in their place.
+        """
+        from .sam3_session import SessionRun
 
         if self.model is None:
             raise DetectorError("this SAM 3 detector was closed; create a new one")
         self.session = None  # the running session, readable while tracking (tests, benchmarks)
-        # Outputs are held back for SAM 3's hot-start delay, as transformers' `propagate_in_video_iterator`
-        # does, so tracks removed as unconfirmed or duplicate within it are never emitted.
-        delay = max(1, int(getattr(self.model, "hotstart_delay", 0) or 0))
-        pending: deque = deque()
+        self.sessions_started = 0
+        retire_after = self.retire_frames(fps)
         prefetch = Prefetcher(frames, self._prepare, self.prefetch, name="sam3-prefetch")
         if not self.masks:
             # postprocess_outputs takes boxes before making full-resolution masks non-overlapping; without
             # stored masks that step (a per-pixel argmax over all objects at video size) is wasted work.
             self.processor._apply_object_wise_non_overlapping_constraints = _masks_unchanged
+        current: SessionRun | None = None
+        incoming: SessionRun | None = None
+        to_global = None  # the first session's ids are the video's
+        tail: list[Detections] = []  # the old session's output while the new one runs beside it
+        handover: list[Detections] = []  # the new session's output on the same frames, its own ids
+        top = -1  # highest id emitted so far
         try:
-            for step, item in enumerate(prefetch):
-                if self.session is None:
-                    self.session = self._new_session(item.size)
-                session = self.session
-                with torch.inference_mode():
-                    # Consecutive session indices (not video frame numbers, which skip when sampling): the
-                    # tracker reads its memory at fixed offsets back from the current index.
-                    session.add_new_frame(item.pixels, step)
-                    out = self.model(inference_session=session, frame_idx=step)
-                session.hotstart_removed_obj_ids.update(out.removed_obj_ids or ())
-                pending.append((item, out))
-                if self.prune:
-                    prune(session, self.model, step)
-                if len(pending) >= delay:
-                    yield self._detections(session, *pending.popleft())
-            while pending:
-                yield self._detections(self.session, *pending.popleft())
+            for item in prefetch:
+                if current is None:
+                    current = self._new_run(item.size, retire_after)
+                elif incoming is None and current.steps >= self.session_frames - self.handover_frames - current.delay:
+                    incoming = self._new_run(item.size, retire_after)
+                released = current.feed(item)
+                if incoming is not None:
+                    handover += [self._detections(incoming.session, *r) for r in incoming.feed(item)]
+                for pair in released:
+                    det = self._detections(current.session, *pair, to_global=to_global)
+                    top = max(top, int(det.tracker_id.max(initial=-1)))
+                    if incoming is not None:
+                        tail.append(det)
+                    yield det
+                if incoming is not None and len(handover) >= self.handover_frames:
+                    stitcher = IdStitcher(first_id=top + 1)
+                    carried = stitcher.start_window(Detections.merge(tail), Detections.merge(handover))
+                    log.info("SAM 3 session %d takes over from frame %d, %d of its tracks keep their ids",
+                             self.sessions_started, int(handover[0].frame_number[0]) if len(handover[0]) else -1,
+                             len(carried))
+                    current, incoming, to_global, tail, handover = incoming, None, stitcher.to_global, [], []
+                self.session = current.session
+            if current is not None:
+                for pair in current.drain():
+                    yield self._detections(current.session, *pair, to_global=to_global)
         finally:
             prefetch.close()
             self.processor.__dict__.pop("_apply_object_wise_non_overlapping_constraints", None)
             # A cached detector waits between jobs; its last session must not hold GPU memory meanwhile.
-            self.session = None
+            self.session = current = incoming = None
+
+    def retire_frames(self, fps: float) -> int:
+        """Frames a track may stay empty before it is retired (0: never); always past the hot-start delay."""
+        if self.retire_after_s <= 0:
+            return 0
+        delay = max(1, int(getattr(self.model, "hotstart_delay", 0) or 0))
+        return max(delay + 1, round(self.retire_after_s * (fps if fps and fps > 0 else 30.0)))
 
     def _prepare(self, frame: Frame) -> _Input:
         import torch
@@ -223,20 +253,21 @@ class Sam3Detector(Detector):
             pixels = batch["pixel_values"][0].to(self.device, dtype=getattr(torch, self.dtype), non_blocking=True)
         return _Input(frame.index, pixels, (int(frame.image.shape[0]), int(frame.image.shape[1])))
 
-    def _new_session(self, size: tuple[int, int]):
+    def _new_run(self, size: tuple[int, int], retire_after: int):
         import torch
 
-        from .sam3_session import FrameStore
+        from .sam3_session import FrameStore, SessionRun
 
         session = self.processor.init_video_session(inference_device=self.device,
                                                     dtype=getattr(torch, self.dtype))
         session.video_height, session.video_width = size
-        if self.prune:
-            session.processed_frames = FrameStore()
+        horizon = int(self.model.tracker_model.config.max_object_pointers_in_encoder)
+        session.processed_frames = FrameStore(keep=1 if self.prune else 0, horizon=horizon)
         self.processor.add_text_prompt(session, list(self.prompts))
-        return session
+        self.sessions_started += 1
+        return SessionRun(self.model, session, prune=self.prune, retire_after=retire_after)
 
-    def _detections(self, session, item: _Input, out) -> Detections:
+    def _detections(self, session, item: _Input, out, to_global=None) -> Detections:
         import torch
 
         with torch.inference_mode():
@@ -245,25 +276,27 @@ class Sam3Detector(Detector):
         per_frame = out.obj_id_to_tracker_score or {}
         scores = np.array([per_frame.get(int(i), 0.0) for i in ids], np.float32).reshape(-1)
         boxes = result["boxes"].float().cpu().numpy().reshape(-1, 4)
-        label_of = {int(i): self.labels.get(text, text) for text, obj_ids in result["prompt_to_obj_ids"].items()
-                    for i in obj_ids}
-        labels = np.array([label_of[int(i)] for i in ids], dtype=object)
-        keep = self._cross_prompt_keep(ids, boxes, scores, labels, out.obj_id_to_mask)
+        prompt_of = {int(i): text for text, obj_ids in result["prompt_to_obj_ids"].items() for i in obj_ids}
+        prompts = np.array([prompt_of[int(i)] for i in ids], dtype=object)
+        labels = np.array([self.labels.get(p, p) for p in prompts], dtype=object)
+        keep = self._cross_prompt_keep(ids, boxes, scores, prompts, out.obj_id_to_mask)
         keep &= scores >= self.confidence_threshold
-        det = Detections.for_frame(item.index, boxes[keep], scores[keep], ids[keep]).with_labels(labels[keep])
+        kept_ids = ids[keep] if to_global is None else to_global(ids[keep])
+        det = Detections.for_frame(item.index, boxes[keep], scores[keep], kept_ids).with_labels(labels[keep])
         if self.masks:
             det.data["mask"] = result["masks"].cpu().numpy()[keep]
         return det
 
-    def _cross_prompt_keep(self, ids, boxes, scores, labels, low_res: dict) -> np.ndarray:
-        """Keep one box where one object was found by two prompts: of two boxes with different labels whose
+    def _cross_prompt_keep(self, ids, boxes, scores, prompts, low_res: dict) -> np.ndarray:
+        """Keep one box where one object was found by two prompts: of two boxes from different prompts whose
         masks overlap by at least `cross_prompt_iou` (IoU of SAM 3's low-resolution masks), the one with the
-        lower confidence is dropped. (SAM 3 suppresses duplicates only within a prompt.)"""
+        lower confidence is dropped. SAM 3 suppresses duplicates only within a prompt; prompts are compared,
+        not labels, so "basketball player" and "person" (both `player`) give one box per player too."""
         keep = np.ones(len(ids), bool)
-        if len(ids) < 2 or len(set(labels.tolist())) < 2:
+        if len(ids) < 2 or len(set(prompts.tolist())) < 2:
             return keep
         # Boxes first: only pairs whose boxes overlap at all need a mask comparison.
-        candidates = (box_iou(boxes, boxes) > 0) & (labels[:, None] != labels[None, :])
+        candidates = (box_iou(boxes, boxes) > 0) & (prompts[:, None] != prompts[None, :])
         for a, b in zip(*np.nonzero(np.triu(candidates, 1))):
             if keep[a] and keep[b] and _mask_iou(low_res[int(ids[a])], low_res[int(ids[b])]) >= self.cross_prompt_iou:
                 loser = b if (scores[a], -ids[a]) >= (scores[b], -ids[b]) else a

@@ -87,9 +87,9 @@ def _assign(score: np.ndarray, cur_ids: np.ndarray, prev_ids: np.ndarray, thresh
 class IdStitcher:
     """Hands out global track ids for a sequence of windows, carrying matched tracks over each boundary."""
 
-    def __init__(self, iou_threshold: float = 0.5):
+    def __init__(self, iou_threshold: float = 0.5, first_id: int = 0):
         self.iou_threshold = iou_threshold
-        self._next_id = 0
+        self._next_id = first_id  # new ids start here (above the ids a previous stitcher handed out)
         self._local_to_global: dict[int, int] = {}
 
     def start_window(self, previous_tail: Detections, overlap: Detections) -> dict[int, int]:
