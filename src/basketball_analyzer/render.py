@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -91,7 +91,8 @@ class FrameAnnotator:
         self._trails.annotate(scene, sv_det)
         self._boxes.annotate(scene, sv_det)
         if len(detections):
-            labels = [f"#{t}" for t in detections.tracker_id.tolist()]
+            named = self.teams.labels if self.teams is not None else {}
+            labels = [named.get(t, f"#{t}") for t in detections.tracker_id.tolist()]
             if self.teams is not None:
                 labels = [f"{label} {self.teams.name(t)}" for label, t in zip(labels, detections.tracker_id.tolist())]
             self._labels.annotate(scene, sv_det, labels=labels)
@@ -104,11 +105,13 @@ class FrameAnnotator:
 
 @dataclass(frozen=True)
 class TeamColours:
-    """Each track's team and each team's drawing colour (`#rrggbb`); tracks without a team are grey."""
+    """Each track's team and each team's drawing colour (`#rrggbb`); tracks without a team are grey. With
+    players (`bball players`), each track is labelled with its player's jersey number or id."""
 
     team_of: dict[int, str | None]
     colour_of: dict[str, str]
     order: tuple[str, ...] = ("A", "B", "other", "")
+    labels: dict[int, str] = field(default_factory=dict)  # track -> its player's label ("#23", "P4") once known
 
     @property
     def palette(self) -> list[str]:

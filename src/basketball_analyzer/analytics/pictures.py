@@ -22,7 +22,9 @@ MAX_PLAYER_PANELS = 24
 
 
 def team_colours(session: Session, video_id: int):
-    """`TeamColours` from the stored `tracks` (a team's colour is the commonest of its tracks'), or None."""
+    """`TeamColours` from the stored `tracks` (a team's colour is the commonest of its tracks') with each track's
+    player label, or None before `bball teams`."""
+    from ..players.store import list_players
     from ..render import TeamColours
 
     rows = list_tracks(session, video_id)
@@ -30,8 +32,10 @@ def team_colours(session: Session, video_id: int):
         return None
     colours = {team: Counter(r.color for r in rows if r.team == team and r.color).most_common(1)
                for team in ("A", "B")}
+    labels = {tid: (f"#{p.number}" if p.number else f"P{p.player}") for p in list_players(session, video_id)
+              for tid in p.tracks}
     return TeamColours({r.tracking_id: r.team for r in rows},
-                       {team: c[0][0] for team, c in colours.items() if c})
+                       {team: c[0][0] for team, c in colours.items() if c}, labels=labels)
 
 
 def _bgr(hex_colour: str) -> tuple[int, int, int]:
@@ -101,8 +105,10 @@ def _require_court(session: Session, video_id: int) -> CourtSpec:
 
 
 def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -> tuple[Path, int]:
-    """A PNG of heatmaps: one panel per team, then one per track seen for a second or more (longest first);
-    returns (path, panels)."""
+    """A PNG of heatmaps: one panel per team, then one per player (`bball players`; else per track) seen for a
+    second or more (longest first); returns (path, panels)."""
+    from ..players.store import list_players
+
     from ..render import check_output, write_png
 
     output = check_output(output, (".png",))
@@ -112,7 +118,11 @@ def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -
     min_frames = max(1, int(video.fps or 1))  # a player panel for tracks seen a second or more
     canvas = CourtCanvas(court)
     per_team: dict[str, list[np.ndarray]] = {}
-    players: list[tuple[int, int, np.ndarray]] = []
+    people = list_players(session, video_id)
+    owner = {tid: ("player", p.player) for p in people for tid in p.tracks}
+    by_id = {p.player: p for p in people}
+    spots: dict[object, list[np.ndarray]] = {}
+    seen: dict[object, int] = {}
     off = off_court_tracks(session, video_id)
     for track in iter_tracks(session, video_id, exclude=(BALL_LABEL,)):
         if track.tracking_id in off:
@@ -124,12 +134,15 @@ def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -
         team = teams.get(track.tracking_id)
         if team:
             per_team.setdefault(team, []).append(court_xy)
-        if len(track.frames) >= min_frames:
-            players.append((len(track.frames), track.tracking_id, court_xy))
+        key = owner.get(track.tracking_id, ("track", track.tracking_id))  # a player, or a track no player holds
+        spots.setdefault(key, []).append(court_xy)
+        seen[key] = seen.get(key, 0) + len(track.frames)
     panels = [_heat_panel(canvas, np.concatenate(per_team[t]), f"team {t}") for t in sorted(per_team)]
-    for _, tid, xy in sorted(players, key=lambda p: (-p[0], p[1]))[:MAX_PLAYER_PANELS]:
-        label = f"#{tid}" + (f" team {teams[tid]}" if teams.get(tid) else "")
-        panels.append(_heat_panel(canvas, xy, label))
+    ranked = sorted((k for k in spots if seen[k] >= min_frames), key=lambda k: (-seen[k], k))
+    for kind, key in ranked[:MAX_PLAYER_PANELS]:
+        title = (f"track {key}" + (f" team {teams[key]}" if teams.get(key) else "") if kind == "track" else
+                 player_label(by_id[key]) + (f" team {by_id[key].team}" if by_id[key].team else ""))
+        panels.append(_heat_panel(canvas, np.concatenate(spots[(kind, key)]), title))
     columns = min(4, len(panels))
     rows = math.ceil(len(panels) / columns)
     sheet = np.full((rows * canvas.height, columns * canvas.width, 3), 32, np.uint8)
@@ -140,8 +153,16 @@ def render_heatmap(session: Session, video_id: int, output: str | os.PathLike) -
     return output, len(panels)
 
 
+def player_label(player) -> str:
+    """How a player is named in pictures: "#23 Ada Lovelace", "#23", or "player 4"."""
+    if player.number is not None:
+        return f"#{player.number}" + (f" {player.name}" if player.name else "")
+    return player.name or f"player {player.player}"
+
+
 def render_minimap(session: Session, video_id: int, output: str | os.PathLike, on_progress=None) -> Path:
-    """An MP4: the video with team-coloured boxes, and beside it the court with a dot per player."""
+    """An MP4: the video with team-coloured boxes, and beside it the court with a dot per player (and his jersey
+    number, once `bball players` read it)."""
     import cv2
 
     from ..db.detections import load_detections
@@ -153,6 +174,9 @@ def render_minimap(session: Session, video_id: int, output: str | os.PathLike, o
     video = require_detections(session, video_id)
     court = _require_court(session, video_id)
     colours = team_colours(session, video_id)
+    from ..players.store import list_players
+
+    numbers = {tid: p.number for p in list_players(session, video_id) if p.number is not None for tid in p.tracks}
     detections = load_detections(session, video_id)
     info = probe(video.path)
     interval = stored_run(session, video_id).sample_interval
@@ -182,6 +206,9 @@ def render_minimap(session: Session, video_id: int, output: str | os.PathLike, o
                         _bgr(colours.palette[colours.indices(np.array([tid]))[0]]) if colours else (40, 40, 200))
                     cv2.circle(right, (int(x), int(y)), 6, colour, -1, cv2.LINE_AA)
                     cv2.circle(right, (int(x), int(y)), 6, (20, 20, 20), 1, cv2.LINE_AA)
+                    if tid in numbers:  # the jersey number beside the dot
+                        cv2.putText(right, numbers[tid], (int(x) + 8, int(y) + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                                    (20, 20, 20), 1, cv2.LINE_AA)
             image = np.zeros((height, width, 3), np.uint8)
             image[:, :info.width] = left[:height]
             image[:, info.width:] = right[:height, :width - info.width]

@@ -54,6 +54,24 @@ class TeamStats:
 
 
 @dataclass
+class PlayerStats:
+    """One player's numbers over all his tracks (players/joining.py): summed time, distance and possession,
+    average speed weighted by time, top speed the best of his tracks."""
+
+    player: int
+    team: str | None
+    number: str | None
+    name: str | None
+    tracks: list[int]
+    seconds: float
+    distance: float
+    avg_speed: float
+    top_speed: float
+    possession_seconds: float | None = None
+    possession_share: float | None = None
+
+
+@dataclass
 class StatsReport:
     """Everything `bball stats` prints."""
 
@@ -63,6 +81,7 @@ class StatsReport:
     possession: bool
     tracks: list[TrackStats] = field(default_factory=list)
     teams: list[TeamStats] = field(default_factory=list)
+    players: list[PlayerStats] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -114,7 +133,29 @@ def video_stats(session: Session, video_id: int) -> StatsReport:
     if not report.possession:
         report.notes.append("possession needs the ball: run SAM 3 with `--prompt basketball` as well")
     report.teams = _team_totals(report)
+    report.players = _player_totals(session, video_id, report)
+    if not report.players:
+        report.notes.append(f"no players yet: run `bball players {video_id}` for stats per player")
     return report
+
+
+def _player_totals(session: Session, video_id: int, report: StatsReport) -> list[PlayerStats]:
+    from ..players.store import list_players
+
+    by_track = {r.tracking_id: r for r in report.tracks}
+    out = []
+    for p in list_players(session, video_id):
+        rows = [by_track[t] for t in p.tracks if t in by_track]
+        if not rows:
+            continue
+        seconds = sum(r.seconds for r in rows)
+        avg = sum(r.avg_speed * r.seconds for r in rows) / seconds if seconds else 0.0
+        held = [r.possession_seconds for r in rows if r.possession_seconds is not None]
+        share = [r.possession_share for r in rows if r.possession_share is not None]
+        out.append(PlayerStats(p.player, p.team, p.number, p.name, [r.tracking_id for r in rows], seconds,
+                               sum(r.distance for r in rows), avg, max(r.top_speed for r in rows),
+                               sum(held) if report.possession else None, sum(share) if report.possession else None))
+    return out
 
 
 def _possession(session: Session, video_id: int, fps: float, run: StoredRun, report: StatsReport) -> bool:

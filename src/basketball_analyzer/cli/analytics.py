@@ -205,7 +205,7 @@ def court_show(video: str, frame: int | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the per-track table as CSV.")
 def stats(video: str, as_json: bool, as_csv: bool) -> None:
-    """Per track and per team: time on screen, distance, average and top speed, possession."""
+    """Per track, per player and per team: time on screen, distance, average and top speed, possession."""
     from ..analytics.stats import video_stats
     from ..db import transaction
     from .common import print_json, print_table
@@ -228,6 +228,14 @@ def stats(video: str, as_json: bool, as_csv: bool) -> None:
         writer.writerows(track_rows)
         return
     print_table(f"Tracks of video {report.video_id}", track_cols, track_rows)
+    if report.players:
+        print_table("Players", ["player", "team", "number", "name", "tracks", "seconds", f"distance ({u})",
+                                f"avg speed ({u}/s)", f"top speed ({u}/s)"]
+                    + (["possession (s)", "possession %"] if report.possession else []),
+                    [[p.player, p.team or "", p.number or "", p.name or "", len(p.tracks), round(p.seconds, 1),
+                      round(p.distance, 1), round(p.avg_speed, 2), round(p.top_speed, 2)]
+                     + ([round(p.possession_seconds or 0, 1), round(100 * (p.possession_share or 0), 1)]
+                        if report.possession else []) for p in report.players])
     if report.teams:
         print_table("Teams", ["team", "tracks", "seconds", f"distance ({u})", f"avg speed ({u}/s)",
                               f"top speed ({u}/s)"] + (["possession %"] if report.possession else []),
