@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, token: str | None = None):
     from .api import router
     from .cloud_api import router as cloud_router
     from .court_api import router as court_router
+    from .players_api import router as players_router
     from .reference import reference_page
     from .viewer_api import router as viewer_router
 
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, token: str | None = None):
     app.include_router(cloud_router, prefix="/api/cloud")
     app.include_router(viewer_router, prefix="/api")
     app.include_router(court_router, prefix="/api")
+    app.include_router(players_router, prefix="/api")
     static = resources.files("basketball_analyzer.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 

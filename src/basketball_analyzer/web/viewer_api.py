@@ -1,4 +1,5 @@
-"""Routes the pages need beyond the library's API: one track's heatmap, and what the jobs form may offer.
+"""Routes the pages need beyond the library's API: one track's heatmap (and the PNG every heatmap route sends),
+and what the jobs form may offer.
 
 Each route reads in one short transaction and does its drawing after it, so a slow picture holds no lock.
 """
@@ -24,11 +25,9 @@ TrackId = Annotated[int, Path(ge=0, le=INT32_MAX, description="a track id of the
 def track_heatmap(request: Request, video_id: VideoId, tracking_id: TrackId) -> Response:
     """Where one track was on the court, as a heatmap PNG: its stored court positions on the court (needs a
     court calibration; frames the camera path leaves unmapped, and moments off the court, are left out)."""
-    import cv2
     from sqlalchemy import select
 
     from ..analytics.calibration import get_calibration
-    from ..analytics.pictures import CourtCanvas, _heat_panel
     from ..analytics.positions import track_positions
     from ..analytics.tracks import list_tracks
     from ..db.models import PlayerDetection
@@ -49,8 +48,16 @@ def track_heatmap(request: Request, video_id: VideoId, tracking_id: TrackId) -> 
     title = f"#{tracking_id}" + (f" team {team}" if team else "")
     if not len(xy):
         title += " (no mapped frames)"
-    panel = _heat_panel(CourtCanvas(cal.court), xy[inside], title)
-    ok, data = cv2.imencode(".png", panel)
+    return heatmap_png(cal.court, xy[inside], title)
+
+
+def heatmap_png(court, court_xy, title: str) -> Response:
+    """A heatmap of court points (N, 2) on the drawn court, as a PNG response (a track's, a player's)."""
+    import cv2
+
+    from ..analytics.pictures import CourtCanvas, _heat_panel
+
+    ok, data = cv2.imencode(".png", _heat_panel(CourtCanvas(court), court_xy, title))
     return Response(data.tobytes(), media_type="image/png", headers={"Cache-Control": "no-cache"})
 
 
