@@ -72,6 +72,7 @@ class DemoResult:
     teams_message: str = ""
     stats: object | None = None  # analytics.stats.StatsReport
     heatmap: Path | None = None
+    players: list = field(default_factory=list)  # players.store.PlayerInfo: tracks joined, jersey numbers
 
     @property
     def fps(self) -> float:
@@ -169,7 +170,7 @@ def run_demo(*, video: str | os.PathLike | None = None, output_dir: str | os.Pat
 
         # 7. analytics
         started = time.perf_counter()
-        progress.stage("Teams by jersey colour, court positions, distance and speed")
+        progress.stage("Teams by jersey colour, court positions, jersey numbers and players, distance and speed")
         analytics = _analytics(settings.database_url, video_id, truth, video_path, output_dir, detections)
         times["analytics"] = _done(progress, started, analytics["message"])
 
@@ -186,7 +187,7 @@ def run_demo(*, video: str | os.PathLike | None = None, output_dir: str | os.Pat
                       detect_seconds=max(detect_seconds, 0.0), storage=storage_label,
                       database=make_safe(settings.database_url), mp4=mp4, png=png, stage_seconds=times,
                       teams=analytics["teams"], teams_message=analytics["message"], stats=analytics["stats"],
-                      heatmap=analytics["heatmap"])
+                      heatmap=analytics["heatmap"], players=analytics["players"])
 
 
 def _done(progress: DemoProgress, started: float, note: str = "") -> float:
@@ -231,14 +232,16 @@ def _clip(video: str | os.PathLike | None, output_dir: Path, seconds: float, pro
 
 
 def _analytics(url: str, video_id: int, truth, video_path: Path, output_dir: Path, detections) -> dict:
-    """Teams, the court calibration (known for the sample game), stats and a heatmap, as `bball` would."""
+    """Teams, the court calibration (known for the sample game), players (jersey numbers read, tracks joined),
+    stats and a heatmap, as `bball` would."""
     from .analytics.calibration import set_calibration
     from .analytics.pictures import render_heatmap
     from .analytics.stats import video_stats
     from .analytics.tracks import assign_teams
     from .db import transaction
+    from .players.store import identify_players
 
-    out: dict = {"teams": {}, "message": "no detections to analyse", "stats": None, "heatmap": None}
+    out: dict = {"teams": {}, "message": "no detections to analyse", "stats": None, "heatmap": None, "players": []}
     if not len(detections):
         return out
     with transaction(url) as s:
@@ -248,6 +251,8 @@ def _analytics(url: str, video_id: int, truth, video_path: Path, output_dir: Pat
     colours = {t.team: t.color for t in report.tracks if t.team in ("A", "B")}
     out["teams"] = {team: (n, colours.get(team, "")) for team, n in sorted(report.sizes().items())}
     out["message"] = report.split.message
+    with transaction(url) as s:
+        out["players"] = identify_players(s, video_id).players
     with transaction(url) as s:
         out["stats"] = video_stats(s, video_id)
         if truth is not None:

@@ -101,6 +101,11 @@ def demo(video: Path | None, output_dir: Path, local_storage: bool, sample_secon
         print_table("Teams (jersey colour)", ["team", "tracks", "colour"],
                     [(team, n, colour) for team, (n, colour) in result.teams.items()])
         click.echo(result.teams_message[:1].upper() + result.teams_message[1:] + ".")
+    if result.players:
+        print_table("Players (tracks joined by jersey number and continuity)",
+                    ["player", "team", "number", "tracks", "frames"],
+                    [(p.player, p.team or "", p.number or "", " ".join(map(str, p.tracks)), p.frames)
+                     for p in result.players])
     report = result.stats
     if report is not None and report.teams:
         u = report.unit
