@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .db.models import Video
-from .exceptions import NotFound
+from .exceptions import NotFound, VideoError
 from .video import FrameTiming, VideoInfo, probe, read_timing, sha256_file
 
 
@@ -24,13 +24,29 @@ class Registration:
     created: bool
 
 
+def video_file(path: str | os.PathLike) -> Path:
+    """`path` (with ~ expanded) when it names a file, else `VideoError`: one line for a missing file, a
+    directory, or a path the system refuses to look at (a name too long, a loop of links)."""
+    from .logs import printable
+
+    path = Path(path).expanduser()
+    try:
+        if path.is_file():
+            return path
+        exists = path.exists()
+    except OSError as exc:  # ENAMETOOLONG and the like: pathlib only swallows "not there"
+        raise VideoError(f"cannot open video file {printable(str(path), 80)}: "
+                         f"{exc.strerror or type(exc).__name__}") from None
+    raise VideoError(f"not a file: {path}" if exists else f"video not found: {path}")
+
+
 def register_video(session: Session, path: str | os.PathLike, info: VideoInfo | None = None,
                    on_hash_progress: Callable[[int, int], None] | None = None) -> Registration:
     """Probe and hash `path`, then insert it unless the same content is already registered.
 
     Probing happens before anything is written, so a bad file leaves the database untouched.
     """
-    path = Path(path).expanduser()
+    path = video_file(path)
     if info is None or info.timing is None:
         info = probe(path, exact=True)  # the frame count and rate the frames' timestamps say
     digest = sha256_file(path, on_progress=on_hash_progress)

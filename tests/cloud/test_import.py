@@ -64,24 +64,46 @@ def test_import_job_stores_marks_imported_and_is_idempotent(queue, storage, tmp_
     assert queue.files.list_job_ids() == [job_id]  # no clean-up unless asked
 
 
-def test_crash_between_commit_and_manifest_update_then_one_copy(queue, storage, tmp_path, clips, monkeypatch):
+def test_crash_at_the_manifest_mark_rolls_back_then_one_copy(queue, storage, tmp_path, clips, monkeypatch):
+    """The mark is inside the database transaction: a crash before it leaves nothing stored and the job
+    completed, so the next run imports it from scratch."""
     (vid, (path, frames)), *_ = clips.items()
     job_id = completed_job(queue, storage, tmp_path, vid, path, frames)
 
-    def crash(queue, job_id):
-        raise RuntimeError("killed after commit")
+    def crash(queue, manifest):
+        raise RuntimeError("killed before the mark")
 
     monkeypatch.setattr(importer, "_mark_imported", crash)
     with pytest.raises(RuntimeError):
         importer.import_job(storage, None, job_id)
-    assert stored(vid) == frames * 3 and status(queue, job_id) == "completed"
+    assert stored(vid) == 0 and ledger_rows(None) == 0 and status(queue, job_id) == "completed"
 
     monkeypatch.undo()
     outcomes = importer.import_all(storage, None)
-    assert [(o.cloud_job_id, o.already_imported) for o in outcomes] == [(job_id, True)]
-    assert stored(vid) == frames * 3
-    assert ledger_rows(None) == 1
-    assert status(queue, job_id) == "imported"
+    assert [(o.cloud_job_id, o.already_imported) for o in outcomes] == [(job_id, False)]
+    assert stored(vid) == frames * 3 and ledger_rows(None) == 1 and status(queue, job_id) == "imported"
+
+
+def test_crash_between_the_mark_and_the_commit_then_import_job_stores_it_once(queue, storage, tmp_path, clips,
+                                                                             monkeypatch):
+    """The one window left: the manifest says imported, the database rolled back; the results are still in
+    the bucket and `import-job` stores them."""
+    (vid, (path, frames)), *_ = clips.items()
+    job_id = completed_job(queue, storage, tmp_path, vid, path, frames)
+    real = importer._mark_imported
+
+    def mark_then_crash(queue, manifest):
+        real(queue, manifest)
+        raise RuntimeError("killed before the commit")
+
+    monkeypatch.setattr(importer, "_mark_imported", mark_then_crash)
+    with pytest.raises(RuntimeError):
+        importer.import_job(storage, None, job_id)
+    assert stored(vid) == 0 and status(queue, job_id) == "imported"
+    monkeypatch.undo()
+    assert importer.import_job(storage, None, job_id).already_imported is False
+    assert importer.import_job(storage, None, job_id).already_imported is True
+    assert stored(vid) == frames * 3 and ledger_rows(None) == 1
 
 
 def test_crash_inside_the_db_step_then_one_copy(queue, storage, tmp_path, clips, monkeypatch):
@@ -103,9 +125,12 @@ def test_crash_inside_the_db_step_then_one_copy(queue, storage, tmp_path, clips,
 def test_crash_during_cleanup_is_finished_by_the_next_run(queue, storage, tmp_path, clips, monkeypatch):
     (vid, (path, frames)), *_ = clips.items()
     job_id = completed_job(queue, storage, tmp_path, vid, path, frames)
+    class Killed(BaseException):  # the process dies: not an error import-all reports and goes past
+        pass
+
     monkeypatch.setattr(type(queue.files), "delete_job_files",
-                        lambda self, job_id: (_ for _ in ()).throw(RuntimeError("killed in clean-up")))
-    with pytest.raises(RuntimeError):
+                        lambda self, job_id: (_ for _ in ()).throw(Killed("killed in clean-up")))
+    with pytest.raises(Killed):
         importer.import_all(storage, None, cleanup=True)
     assert status(queue, job_id) == "imported" and queue.files.list_job_ids() == [job_id]
     monkeypatch.undo()

@@ -102,7 +102,7 @@ def test_the_status_view_says_which_actions_a_job_allows(status, allowed):
     assert JobView(m.job_id, m).actions == allowed
     segment = manifest(status=status, parent_id=new_job_id(), segment={
         "index": 0, "count": 2, "start_frame": 0, "end_frame": 10, "overlap_frames": 0})
-    assert JobView(segment.job_id, segment).actions == [a for a in allowed if a != "import"]
+    assert JobView(segment.job_id, segment).actions == []  # a segment is acted on through its job
     assert JobView("x", None, problem="unreadable").actions == []
 
 

@@ -18,13 +18,14 @@ def video_group() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 def video_add(path: Path) -> None:
     """Probe, hash and register a video; prints its id."""
-    from ..db import transaction
-    from ..videos import register_video
-    from .common import progress_bar
-
     from contextlib import nullcontext
 
-    big = path.is_file() and path.stat().st_size > 64 << 20  # hashing takes seconds from here on
+    from ..db import transaction
+    from ..videos import register_video, video_file
+    from .common import progress_bar
+
+    path = video_file(path)
+    big = path.stat().st_size > 64 << 20  # hashing takes seconds from here on
     with transaction() as s, (progress_bar("Hashing", unit="bytes") if big else nullcontext()) as update:
         reg = register_video(s, path, on_hash_progress=update)
         vid, name = reg.video.id, reg.video.file_name

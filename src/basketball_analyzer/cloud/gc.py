@@ -21,7 +21,7 @@ from ..exceptions import BballError, ManifestError, NotFound
 from .jobfiles import JOBS_PREFIX, MANIFEST_NAME, QUEUE_PREFIX, job_prefix
 from .manifest import CloudJobStatus, JobManifest, parse_time, validate_job_id
 from .queue import CloudQueue
-from .segments import delete_files
+from .segments import delete_files, refuse_alone
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,17 @@ def delete_job(queue: CloudQueue, job_id: str) -> int:
     """Delete every file of a job, whatever its state; returns how many. `NotFound` when it has none.
 
     A worker holding the job loses it at its next heartbeat (the manifest is gone) and uploads nothing.
+    A segment is deleted with its job (`JobError` naming the job), unless its job is gone.
     """
     job_id = validate_job_id(job_id)
     if not any(True for _ in queue.storage.list_objects(job_prefix(job_id), page_size=1)):
         raise NotFound(f"no cloud job {job_id} in bucket {queue.storage.bucket!r} (see `bball cloud status`)")
+    try:
+        found = queue.files.get_manifest(job_id)
+    except ManifestError:
+        found = None  # unreadable: deleted like any other job
+    if found is not None and found[0].parent_id is not None:
+        refuse_alone(queue, found[0], "delete")
     return delete_files(queue, job_id)
 
 

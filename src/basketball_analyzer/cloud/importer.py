@@ -1,10 +1,16 @@
 """Importing cloud jobs: download (or join) a completed job's results, store them, mark the job imported.
 
-The database step is `results.ingest.import_results_file`, the gate every run passes. Crash safety comes
-from the order of the steps: the boxes and the ledger row (`cloud_imports`) commit together; the manifest
-is marked `imported` only after that commit, and the bucket is cleaned only after that. A crash anywhere
-leaves either nothing or a ledger row that makes the next attempt skip straight to the steps that are
-still missing, so each detection is stored exactly once.
+The database step is `results.ingest.import_results_file`, the gate every run passes. The boxes and the
+ledger row (`cloud_imports`, unique per job) are written in one transaction, and the manifest is marked
+`imported` inside it, just before the commit, by a write that holds only while the job still names the
+results that were stored: a cancel or retry that lands during the import makes the mark fail and the
+transaction roll back, so nothing is stored for a job that is not `imported`. The ledger recognises a job
+by the manifest's `results_sha256` (for a joined job the identity of its pieces, not of the joined file),
+compared the same way before the download and again inside the transaction; two importers racing into one
+database store the job once (SQLite: one writer at a time; PostgreSQL: the loser's ledger insert breaks
+the unique constraint and rolls back), and the loser answers "already imported". The bucket is cleaned
+only after the commit. A crash between the mark and the commit (a few milliseconds) leaves an `imported`
+job whose results are still in the bucket: `bball cloud import-job` stores them.
 """
 
 from __future__ import annotations
@@ -14,12 +20,15 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
 from ..db import transaction
 from ..exceptions import (BballError, JobError, ManifestError, NotFound, ResultsError, StorageError,
                           StorageUnavailable)
-from ..results.ingest import ImportLimits, ImportOutcome, find_import, import_results_file, registered_video
+from ..results.ingest import (ImportLimits, ImportOutcome, already_imported, find_import, import_results_file,
+                              registered_video)
 from .jobfiles import manifest_key, own_key
-from .manifest import CloudJobStatus, validate_job_id
+from .manifest import CloudJobStatus, JobManifest, validate_job_id
 from .queue import CloudQueue
 from .segments import delete_files
 from .status import list_jobs
@@ -58,72 +67,80 @@ def import_job(source: CloudQueue | CloudStorage, db_url: str | None, job_id: st
         raise JobError(f"job {job_id} is a segment of job {manifest.parent_id}; import that job")
     with transaction(db_url) as s:
         entry = find_import(s, job_id)
-        done = entry is not None and entry.results_sha256 == manifest.results_sha256
-        if done:
-            outcome = ImportOutcome(job_id, entry.video_id, int(entry.detections), already_imported=True)
-        else:
+        outcome = already_imported(entry, job_id, manifest.results_sha256)
+        if outcome is None:
             # Before any download: a job for a video this database lacks fails here, cheaply.
             registered_video(s, manifest.video_id, label)
-    if not done:
+    if outcome is None:
         if manifest.status not in (CloudJobStatus.completed, CloudJobStatus.imported):
             raise JobError(f"job {job_id} is {manifest.status.value}; only completed jobs can be imported "
                            "(see `bball cloud status`)")
         if not (manifest.results_key or manifest.segmented or manifest.parts) or not manifest.results_sha256:
             raise JobError(f"job {job_id} is {manifest.status.value} but names no results file")
         outcome = _download_and_import(queue, db_url, manifest, limits)
-        log.info("job %s: imported %d detections of video %d", job_id, outcome.rows, outcome.video_id)
-    # Only after the commit: a crash before this line leaves a ledger row, so the next run skips the DB step.
-    if manifest.status is not CloudJobStatus.imported:
-        _mark_imported(queue, job_id)
+        if not outcome.already_imported:
+            log.info("job %s: imported %d detections of video %d", job_id, outcome.rows, outcome.video_id)
+    if outcome.already_imported and manifest.status is not CloudJobStatus.imported:
+        _mark_imported(queue, manifest)  # imported by a run that stopped before its mark (an older bball)
     if cleanup:
         delete_files(queue, job_id)
         outcome.cleaned_up = True
     return outcome
 
 
-def _download_and_import(queue: CloudQueue, db_url: str | None, manifest, limits: ImportLimits) -> ImportOutcome:
+def _download_and_import(queue: CloudQueue, db_url: str | None, manifest: JobManifest,
+                         limits: ImportLimits) -> ImportOutcome:
+    """Fetch (or join) the job's results and store them, marking the job imported before the commit."""
     job_id = manifest.job_id
-    if manifest.segmented or manifest.parts:
-        return _join_and_import(queue, db_url, manifest, limits)
-    key = own_key(job_id, manifest.results_key)
+    with tempfile.TemporaryDirectory(prefix="bball-import-") as tmp:
+        path = Path(tmp) / "results.parquet"
+        if manifest.segmented or manifest.parts:
+            from .joining import join_segments
+
+            joined = join_segments(queue, manifest, path)
+            file_sha256, rows, key = joined.sha256, joined.rows, ""
+        else:
+            key = own_key(job_id, manifest.results_key)
+            _download(queue, manifest, key, path, limits)
+            file_sha256, rows = manifest.results_sha256, manifest.results_rows
+        try:
+            with transaction(db_url) as s:
+                outcome = import_results_file(
+                    s, cloud_job_id=job_id, video_id=manifest.video_id, results_path=path,
+                    expected_sha256=file_sha256, results_key=key, frames_processed=manifest.frames_processed,
+                    expected_rows=rows, video_sha256=manifest.video_sha256, video_size=manifest.video_size,
+                    limits=limits, ledger_sha256=manifest.results_sha256)
+                if not outcome.already_imported:
+                    _mark_imported(queue, manifest)  # a cancel or retry since we read the job: roll back
+                return outcome
+        except IntegrityError:
+            # Another importer committed this job first (the ledger's unique constraint): ours rolled back.
+            with transaction(db_url, readonly=True) as s:
+                outcome = already_imported(find_import(s, job_id), job_id, manifest.results_sha256)
+            if outcome is None:
+                raise
+            return outcome
+
+
+def _download(queue: CloudQueue, manifest: JobManifest, key: str, path: Path, limits: ImportLimits) -> None:
+    job_id = manifest.job_id
     size = queue.storage.object_size(key)
     if size is not None and size > limits.max_bytes:  # refused before the download, not after
         raise ResultsError(f"results of cloud job {job_id} are {size:,} bytes, over RESULTS_MAX_BYTES "
                            f"({limits.max_bytes:,}); refusing them")
-    with tempfile.TemporaryDirectory(prefix="bball-import-") as tmp:
-        path = Path(tmp) / "results.parquet"
-        try:
-            queue.files.download_results(job_id, path, key=key)
-        except StorageError as exc:
-            if manifest.status is CloudJobStatus.imported:
-                raise StorageError(f"job {job_id} was imported elsewhere and its results are no "
-                                   f"longer in the bucket ({exc})") from None
-            raise
-        with transaction(db_url) as s:
-            return import_results_file(
-                s, cloud_job_id=job_id, video_id=manifest.video_id, results_path=path,
-                expected_sha256=manifest.results_sha256, results_key=key,
-                frames_processed=manifest.frames_processed, expected_rows=manifest.results_rows,
-                video_sha256=manifest.video_sha256, video_size=manifest.video_size, limits=limits)
+    try:
+        queue.files.download_results(job_id, path, key=key)
+    except StorageError as exc:
+        if manifest.status is CloudJobStatus.imported:
+            raise StorageError(f"job {job_id} was imported elsewhere and its results are no "
+                               f"longer in the bucket ({exc})") from None
+        raise
 
 
-def _join_and_import(queue: CloudQueue, db_url: str | None, manifest, limits: ImportLimits) -> ImportOutcome:
-    """Join a job's segments and parts into one file (ids carried across) and import that."""
-    from .joining import join_segments
-
-    with tempfile.TemporaryDirectory(prefix="bball-import-") as tmp:
-        joined = join_segments(queue, manifest, Path(tmp) / "results.parquet")
-        with transaction(db_url) as s:
-            return import_results_file(
-                s, cloud_job_id=manifest.job_id, video_id=manifest.video_id, results_path=joined.path,
-                expected_sha256=joined.sha256, results_key="", frames_processed=manifest.frames_processed,
-                expected_rows=joined.rows, video_sha256=manifest.video_sha256, video_size=manifest.video_size,
-                limits=limits, ledger_sha256=manifest.results_sha256)
-
-
-def _mark_imported(queue: CloudQueue, job_id: str) -> None:
-    """Set the manifest to `imported` (its own step so tests can crash right before it)."""
-    queue.mark_imported(job_id)
+def _mark_imported(queue: CloudQueue, manifest: JobManifest) -> None:
+    """Set the manifest to `imported`, only while it still names these results (its own step so tests can
+    crash or race right here)."""
+    queue.mark_imported(manifest.job_id, manifest.results_sha256)
 
 
 def importable_jobs(source: CloudQueue | CloudStorage, db_url: str | None, *, cleanup: bool = False,
@@ -135,7 +152,9 @@ def importable_jobs(source: CloudQueue | CloudStorage, db_url: str | None, *, cl
     views = list_jobs(_queue(source), with_progress=False)
     if unreadable is not None:
         unreadable.update({v.job_id: v.problem or "unreadable manifest" for v in views if v.manifest is None})
-    ids = [v.job_id for v in views if v.manifest and v.manifest.status is CloudJobStatus.completed]
+    # A segment imports with its job; one whose job is gone (status shows it orphaned) imports never.
+    ids = [v.job_id for v in views if v.manifest and v.manifest.status is CloudJobStatus.completed
+           and v.manifest.parent_id is None]
     if cleanup:
         imported = [v.job_id for v in views if v.manifest and v.manifest.status is CloudJobStatus.imported]
         if imported:
@@ -167,6 +186,12 @@ def import_all(source: CloudQueue | CloudStorage, db_url: str | None, *, cleanup
             log.info("job %s not imported: %s", job_id, exc)  # the caller reports it
             outcome = ImportOutcome(job_id, _video_of(queue, job_id), 0, already_imported=False,
                                     error=str(exc))
+        except (SQLAlchemyError, OSError):
+            raise  # the database or this machine, not the job: the next job would fail the same way
+        except Exception as exc:  # noqa: BLE001 - a bug must cost one job its import, never the others'
+            log.exception("job %s: import crashed", job_id)
+            outcome = ImportOutcome(job_id, _video_of(queue, job_id), 0, already_imported=False,
+                                    error=f"import failed unexpectedly: {type(exc).__name__}: {exc}"[:500])
         outcomes.append(outcome)
         if on_progress:
             on_progress(done, len(ids), outcome)

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
-from ..exceptions import BballError, ConditionFailed, LeaseLost, ManifestError, StorageUnavailable
+from ..exceptions import BballError, ConditionFailed, LeaseLost, ManifestError, StorageUnavailable, WrongVideo
 from ..lifecycle import JobHandle, ResultsFile
 from .jobfiles import lease_key, video_suffix
 from .lease import LeasePolicy
@@ -162,11 +162,24 @@ class CloudJob(JobHandle):
         return self.manifest.detection_params()
 
     def video(self, scratch: Path) -> Path:
-        """Download the job's video into `scratch`."""
+        """Download the job's video into `scratch`, checked to be the file that was submitted: its size and
+        sha256 as the manifest records them (`WrongVideo` otherwise: the job fails before it runs)."""
+        from ..video import sha256_file
+
         key = self.manifest.video_key
         if not key:
             raise ManifestError(f"job {self.job_id} names no video_key in its parameters")
-        return self.files.download_video(key, scratch / ("video" + video_suffix(key)))
+        path = self.files.download_video(key, scratch / ("video" + video_suffix(key)))
+        size, expected = path.stat().st_size, self.manifest.video_size
+        if expected is not None and size != expected:
+            raise WrongVideo(f"job {self.job_id}: its video {key} is {size:,} bytes, but the job was submitted "
+                             f"with a file of {expected:,}; refusing to run it")
+        if self.manifest.video_sha256 is not None:
+            digest = sha256_file(path)
+            if digest != str(self.manifest.video_sha256).lower():
+                raise WrongVideo(f"job {self.job_id}: its video {key} has sha256 {digest[:12]}…, not the "
+                                 f"submitted file's {str(self.manifest.video_sha256)[:12]}…; refusing to run it")
+        return path
 
     def progress(self, done: int, total: int) -> None:
         """Write progress every `progress_every` frames, at most one write per `min_write_interval`.

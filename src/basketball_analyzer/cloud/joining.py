@@ -19,10 +19,10 @@ import numpy as np
 from ..detection.stitching import IdStitcher
 from ..detections import Detections
 from ..exceptions import ResultsError
+from ..results.format import ResultsWriter, read_metadata, read_parameters, read_results
 from .jobfiles import own_key
 from .manifest import JobManifest
-from ..results.format import ResultsWriter, read_metadata, read_parameters, read_results
-from .segments import describe, load
+from .pieces import Piece, check_rows, pieces
 
 
 DOWNLOAD_THREADS = 4
@@ -42,46 +42,11 @@ class Joined:
     detector: str
 
 
-@dataclass(frozen=True)
-class Piece:
-    """One results file to join: whose it is, which frames it owns, and whether tracking restarted there."""
-
-    job: JobManifest  # the job or segment that wrote it
-    key: str
-    sha256: str
-    rows: int | None
-    start_frame: int
-    end_frame: int
-    overlap_frames: int  # frames before start_frame it also holds (to carry ids over)
-    restart: bool  # tracked from a fresh state: ids are carried over through the overlap
-
-
-def pieces(queue, job: JobManifest) -> list[Piece]:
-    """Every results file of a job in frame order: its segments' (or its own), each whole or in parts."""
-    if not job.segmented:
-        return _pieces_of(job)
-    out = []
-    for seg_id, seg in load(queue, job):
-        if seg is None:
-            raise ResultsError(f"job {job.job_id}: segment {seg_id} is missing; retry the job")
-        out += _pieces_of(seg)
-    return out
-
-
-def _pieces_of(m: JobManifest) -> list[Piece]:
-    seg = m.segment or {"start_frame": 0, "end_frame": 2**31 - 1, "overlap_frames": 0}
-    if m.parts:
-        return [Piece(m, p["key"], p["sha256"], p["rows"], p["start_frame"], p["end_frame"], p["overlap_frames"],
-                      restart=i == 0 or p.get("token") != m.parts[i - 1].get("token"))
-                for i, p in enumerate(m.parts)]
-    if not m.results_key or not m.results_sha256:
-        raise ResultsError(f"job {m.job_id} has no results; retry the job")
-    return [Piece(m, m.results_key, m.results_sha256, m.results_rows, seg["start_frame"], seg["end_frame"],
-                  seg["overlap_frames"], restart=True)]
-
-
 def join_segments(queue, job: JobManifest, dest: Path) -> Joined:
-    """Download each piece of a job's results (checksums verified) and write them as one file at `dest`."""
+    """Download each piece of a job's results (checksums verified) and write them as one file at `dest`.
+
+    The pieces are checked to tile the job before the first download (`pieces.pieces`), and each file
+    against its entry as it arrives; any refusal leaves nothing at `dest`."""
     stitcher = IdStitcher()
     tail = Detections.empty()  # the previous piece's boxes (joined ids), for the next piece's overlap
     writer: ResultsWriter | None = None
@@ -99,7 +64,7 @@ def join_segments(queue, job: JobManifest, dest: Path) -> Joined:
             try:
                 for n, piece in enumerate(found):
                     path = downloads[n].result()
-                    boxes = _read(path, piece)
+                    boxes = _read(path, piece, job.video_id)
                     if writer is None:  # the detector's name and the run's parameters come from the first file
                         writer = ResultsWriter(dest, job_id=job.job_id, video_id=job.video_id,
                                                detector=read_metadata(path).get("detector", ""),
@@ -130,14 +95,10 @@ def join_segments(queue, job: JobManifest, dest: Path) -> Joined:
     return Joined(dest, writer.sha256 or "", writer.rows, writer.metadata["detector"])
 
 
-def _read(path: Path, piece: Piece) -> Detections:
-    """A piece's boxes, checked against its manifest (checksum, job id, rows)."""
-    what = describe(piece.job) if piece.job.segment else f"job {piece.job.job_id}"
-    embedded = read_metadata(path).get("job_id", "")
-    if embedded != piece.job.job_id:
-        raise ResultsError(f"results of {what} say they are of job {embedded[:40]!r}; refusing them")
-    boxes = Detections.merge(read_results(path, expected_sha256=piece.sha256, frame_count=None))
-    if piece.rows is not None and len(boxes) != piece.rows:
-        raise ResultsError(f"results of {what} hold {len(boxes):,} rows, not {piece.rows:,}")
+def _read(path: Path, piece: Piece, video_id: int) -> Detections:
+    """A piece's boxes in frame order, checked against its entry (checksum, ids, rows, frames)."""
+    boxes = Detections.merge(read_results(path, expected_sha256=piece.sha256, frame_count=None,
+                                          name=f"of {piece.name}"))
+    check_rows(boxes, piece, read_metadata(path), video_id)
     order = np.argsort(boxes.frame_number, kind="stable")
     return boxes[order]

@@ -150,10 +150,13 @@ class JobManifest:
             if not isinstance(self.segment_ids, list) or not self.segment_ids:
                 raise ManifestError(f"job {self.job_id}: segment_ids must be a non-empty list")
             object.__setattr__(self, "segment_ids", [validate_job_id(i) for i in self.segment_ids])
-        if self.parts is not None and (not isinstance(self.parts, list) or not all(
-                isinstance(p, dict) and isinstance(p.get("key"), str) and isinstance(p.get("end_frame"), int)
-                for p in self.parts)):
-            raise ManifestError(f"job {self.job_id}: parts must be a list of objects with a key and end_frame")
+        if self.parts is not None:
+            if not isinstance(self.parts, list):
+                raise ManifestError(f"job {self.job_id}: parts must be a list")
+            for n, part in enumerate(self.parts, start=1):
+                problem = part_problem(part)
+                if problem:
+                    raise ManifestError(f"job {self.job_id}: part {n} {problem}")
         if self.parent_id is not None:
             object.__setattr__(self, "parent_id", validate_job_id(self.parent_id))
             seg = self.segment
@@ -269,6 +272,33 @@ class JobManifest:
         except (ValueError, UnicodeDecodeError) as exc:
             raise ManifestError(f"manifest is not valid JSON ({str(exc)[:60]})") from None
         return cls.from_dict(data)
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+PART_INTS = ("rows", "start_frame", "end_frame", "overlap_frames")
+
+
+def part_problem(part: Any) -> str | None:
+    """What is wrong with one entry of a manifest's `parts` (None: nothing), as the end of a sentence.
+
+    The join trusts these fields for which frames a file owns, so each must be there and of its type.
+    """
+    if not isinstance(part, dict):
+        return "is not an object"
+    if not isinstance(part.get("key"), str) or not part["key"]:
+        return "has no key"
+    if not isinstance(part.get("sha256"), str) or not _SHA256.match(part["sha256"]):
+        return "has no sha256 (64 hex digits)"
+    for name in PART_INTS:
+        value = part.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+            return f"has no {name} (a non-negative integer)" if name not in part else \
+                f"has {name} {str(value)[:20]!r}, not a non-negative integer"
+    if not part["start_frame"] < part["end_frame"]:
+        return f"has start_frame {part['start_frame']} not before end_frame {part['end_frame']}"
+    if part.get("token") is not None and not (isinstance(part["token"], str) and _TOKEN.match(part["token"])):
+        return "has a token that is not 16 to 64 hex digits"
+    return None
 
 
 def _reject_constant(name: str) -> float:

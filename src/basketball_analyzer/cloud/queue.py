@@ -62,6 +62,7 @@ class CloudQueue(ManifestStore, JobQueue):
         super().__init__(storage, clock)
         self.policy = policy or LeasePolicy()
         self._seen: dict[str, str] = {}  # job id -> ETag of a manifest reconcile need not read again
+        self._parents: dict[str, list[str]] = {}  # pending segmented job -> its segments (see `_signature`)
         self._too_new: set[str] = set()  # jobs of a newer schema: left for newer workers
 
     @classmethod
@@ -217,9 +218,12 @@ class CloudQueue(ManifestStore, JobQueue):
         done = Reconciled()
         marked = {obj.key.rsplit("/", 1)[-1] for obj in self.files.list_queue()}
         now = self.now()
-        for obj in self.files.list_manifests():
+        listing = list(self.files.list_manifests())
+        etags = {obj.key.split("/")[1]: obj.etag for obj in listing}
+        for obj in listing:
             job_id = obj.key.split("/")[1]
-            if job_id in marked or job_id in self._too_new or self._seen.get(job_id) == obj.etag:
+            if job_id in marked or job_id in self._too_new or \
+                    self._seen.get(job_id) == self._signature(job_id, obj.etag, etags):
                 continue
             if now - obj.last_modified < self.policy.marker_grace:
                 continue  # maybe a submit or retry between its two writes; look again next pass
@@ -237,9 +241,13 @@ class CloudQueue(ManifestStore, JobQueue):
             manifest, etag = found
             if manifest.segmented:
                 # Never claimed: settle it from its segments (a cut between a segment's end and the settle).
+                # While it waits, it is read again only once it or one of its segments changed.
                 if manifest.status in ACTIVE:
                     segments.settle_quietly(self, job_id)
+                    self._parents[job_id] = list(manifest.segment_ids or [])
+                    self._seen[job_id] = self._signature(job_id, obj.etag, etags)
                 else:
+                    self._parents.pop(job_id, None)
                     self._seen[job_id] = etag
             elif manifest.status is S.pending:
                 self.files.mark_pending(job_id)
@@ -256,12 +264,22 @@ class CloudQueue(ManifestStore, JobQueue):
                 self._seen[job_id] = etag  # finished: nothing to do until the manifest changes
         return done
 
+    def _signature(self, job_id: str, etag: str, etags: dict[str, str]) -> str:
+        """What `reconcile` remembers of a manifest it need not read again: its ETag, and for a pending
+        segmented job also its segments' (a segment's change may settle it)."""
+        segment_ids = self._parents.get(job_id)
+        if segment_ids is None:
+            return etag
+        return "|".join([etag, *(etags.get(i, "gone") for i in segment_ids)])
+
     # -- user operations ------------------------------------------------------------------------------
 
     def cancel(self, job_id: str) -> JobManifest:
         """Cancel a pending, processing, completed or failed job (all its segments); a worker running it
         drops its results. Cancelling a cancelled segmented job again finishes cancelling its segments."""
         def change(m: JobManifest) -> JobManifest | None:
+            if m.parent_id is not None:
+                segments.refuse_alone(self, m, "cancel")
             if m.segmented and m.status is S.cancelled:
                 return None
             return m.transition(S.cancelled, lease_expires_at=None,
@@ -279,6 +297,8 @@ class CloudQueue(ManifestStore, JobQueue):
         longer named by the manifest, and the next claim writes under a new token, so nothing mixes.
         """
         manifest, _ = self.get(job_id)
+        if manifest.parent_id is not None:
+            segments.refuse_alone(self, manifest, "retry")
         if manifest.video_key and not self.files.exists(manifest.video_key):
             raise JobError(f"job {manifest.job_id}: its video is no longer in the bucket (deleted by "
                            "`bball cloud gc`?); submit the video again")
@@ -299,9 +319,19 @@ class CloudQueue(ManifestStore, JobQueue):
         self.files.mark_pending(manifest.job_id)
         return manifest
 
-    def mark_imported(self, job_id: str) -> JobManifest:
-        """Record that a completed job's results were imported (idempotent)."""
-        return self.update(job_id, lambda m: None if m.status is S.imported else m.transition(S.imported))
+    def mark_imported(self, job_id: str, results_sha256: str | None = None) -> JobManifest:
+        """Record that a completed job's results were imported (idempotent).
+
+        `results_sha256`: the results that were imported; `JobError` when the job no longer names them (it
+        was cancelled or retried meanwhile), so `imported` is never written over other results.
+        """
+        def change(m: JobManifest) -> JobManifest | None:
+            if results_sha256 is not None and m.results_sha256 != results_sha256:
+                raise JobError(f"job {m.job_id} changed while it was being imported (it is {m.status.value} "
+                               "now); nothing imported")
+            return None if m.status is S.imported else m.transition(S.imported)
+
+        return self.update(job_id, change)
 
 
 def spread(job_ids: list[str]) -> list[str]:

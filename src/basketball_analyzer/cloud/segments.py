@@ -126,6 +126,37 @@ def describe(segment: JobManifest) -> str:
             f"(frames {seg.get('start_frame')}-{seg.get('end_frame')})")
 
 
+def owned_done(segment: JobManifest, done: int) -> int:
+    """Of `done` frames a segment processed, those it owns: a segment decodes its overlap first, and its
+    job counts each frame once."""
+    seg = segment.segment
+    if not seg:
+        return done
+    from ..pipeline import sampled_between
+
+    k = segment.parameters.get("sample_interval")
+    k = k if isinstance(k, int) and not isinstance(k, bool) and k > 0 else 1
+    owned = sampled_between(int(seg["start_frame"]), int(seg["end_frame"]), k)
+    overlap = max(0, (segment.frames_total or owned) - owned)
+    return min(max(0, done - overlap), owned)
+
+
+def refuse_alone(store: ManifestStore, segment: JobManifest, action: str) -> None:
+    """`JobError` (one line) for `action` (retry, cancel, delete) asked of one segment: a segment is run,
+    retried and cancelled with its job, so the job's state and its segments' never disagree. A segment
+    whose job is gone may only be deleted."""
+    parent = segment.parent_id
+    if store.files.get_manifest(parent) is None:
+        if action == "delete":
+            return
+        raise JobError(f"job {segment.job_id} is {describe(segment)} of job {parent}, which no longer exists; "
+                       f"delete it with `bball cloud delete --job-id {segment.job_id}` (or `bball cloud gc`)")
+    how = {"retry": "it re-runs only the segments that did not complete",
+           "cancel": "it cancels every segment", "delete": "it deletes every segment"}[action]
+    raise JobError(f"job {segment.job_id} is {describe(segment)} of job {parent}; {action} job {parent} "
+                   f"instead ({how})")
+
+
 def load(store: ManifestStore, parent: JobManifest) -> list[tuple[str, JobManifest | None]]:
     """(segment id, manifest or None when missing) of each of a job's segments, in order."""
     out = []
@@ -155,15 +186,18 @@ def _rolled_up(store: ManifestStore, m: JobManifest) -> JobManifest | None:
         return None
     segments = load(store, m)
     now = utcnow_iso(store.now())
+    # What the segments really did, each frame once (a segment that fell short failed, and says so).
+    done = sum(owned_done(seg, seg.frames_processed) for _, seg in segments if seg is not None)
     for i, (seg_id, seg) in enumerate(segments):
         if seg is None:
-            return m.transition(S.failed, completed_at=now,
+            return m.transition(S.failed, completed_at=now, frames_processed=done,
                                 error=f"segment {i + 1}/{len(segments)} ({seg_id}) is missing from the bucket")
         if seg.status in (S.failed, S.cancelled):
             why = seg.error or f"it was {seg.status.value}"
-            return m.transition(S.failed, completed_at=now, error=f"{describe(seg)}: {why}"[:2000])
+            return m.transition(S.failed, completed_at=now, frames_processed=done,
+                                error=f"{describe(seg)}: {why}"[:2000])
     if all(seg.status is S.completed for _, seg in segments):
-        return m.transition(S.completed, completed_at=now, frames_processed=m.frames_total or 0,
+        return m.transition(S.completed, completed_at=now, frames_processed=done,
                             results_rows=sum(seg.results_rows or 0 for _, seg in segments),
                             results_sha256=combined_sha256(seg.results_sha256 for _, seg in segments))
     return None

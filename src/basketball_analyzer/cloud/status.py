@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..exceptions import ManifestError
 from ..lifecycle import USER_ACTIONS, actions
 from .manifest import CloudJobStatus, JobManifest
+from .segments import describe, owned_done
 
 if TYPE_CHECKING:
     from .queue import CloudQueue
@@ -25,12 +26,15 @@ class JobView:
     problem: str | None = None
     progress: dict | None = None
     segments: list["JobView"] = field(default_factory=list)  # of a segmented job, in order
+    orphaned: bool = False  # a segment whose job's manifest is gone: nothing to run or import, only to delete
 
     @property
     def status(self) -> str:
         """The status shown: a pending segmented job is `processing` while any of its segments is."""
         if self.manifest is None:
             return "invalid"
+        if self.orphaned:
+            return "orphaned"
         if self.manifest.status is S.pending and any(v.manifest and v.manifest.status is not S.pending
                                                      for v in self.segments):
             return S.processing.value
@@ -39,10 +43,10 @@ class JobView:
     @property
     def actions(self) -> list[str]:
         """What a user can do with the job now (of cancel, retry, import), from the one state machine; a
-        segment is imported with its job, not alone."""
-        if self.manifest is None:
+        segment is run, cancelled, retried and imported with its job, never alone (`segments.refuse_alone`)."""
+        if self.manifest is None or self.orphaned or self.manifest.parent_id:
             return []
-        return actions(self.manifest.status, ("cancel", "retry") if self.manifest.parent_id else USER_ACTIONS)
+        return actions(self.manifest.status, USER_ACTIONS)
 
     @property
     def frames_done(self) -> int | None:
@@ -65,25 +69,19 @@ class JobView:
 
     @property
     def own_frames_done(self) -> int | None:
-        """A segment's frames done without the overlap it decodes first (its job's progress counts each
-        frame once); other jobs' `frames_done`."""
+        """A segment's frames done without the overlap it decodes first (`segments.owned_done`); other
+        jobs' `frames_done`."""
         done = self.frames_done
-        seg = self.manifest.segment if self.manifest is not None else None
-        if done is None or not seg:
+        if done is None or self.manifest is None or not self.manifest.segment:
             return done
-        k = self.manifest.parameters.get("sample_interval")
-        k = k if isinstance(k, int) and not isinstance(k, bool) and k > 0 else 1
-        from ..pipeline import sampled_between
-
-        owned = sampled_between(int(seg["start_frame"]), int(seg["end_frame"]), k)  # sampled frames it owns
-        overlap = max(0, (self.manifest.frames_total or owned) - owned)
-        return min(max(0, done - overlap), owned)
+        return owned_done(self.manifest, done)
 
 
 def list_jobs(queue: "CloudQueue", with_progress: bool = True, threads: int = 8) -> list[JobView]:
     """Every job in the bucket, oldest first; unreadable manifests are reported, not raised.
 
-    Segments are listed under their job (`JobView.segments`), not as jobs of their own.
+    Segments are listed under their job (`JobView.segments`), not as jobs of their own; a segment whose job
+    is gone is listed as `orphaned`, with what to do about it as its `problem`.
     """
     ids = queue.files.list_job_ids()
 
@@ -107,4 +105,11 @@ def list_jobs(queue: "CloudQueue", with_progress: bool = True, threads: int = 8)
     for v in views:
         if v.manifest is not None and v.manifest.segmented:
             v.segments = [by_id[i] for i in v.manifest.segment_ids or [] if i in by_id]
-    return [v for v in views if v.manifest is None or v.manifest.parent_id not in by_id]
+    top = [v for v in views if v.manifest is None or v.manifest.parent_id not in by_id]
+    for v in top:
+        if v.manifest is not None and v.manifest.parent_id is not None:
+            v.orphaned = True
+            v.problem = (f"{describe(v.manifest)} of job {v.manifest.parent_id}, whose manifest is gone: "
+                         f"nothing to run or import; `bball cloud delete --job-id {v.job_id}` (or "
+                         "`bball cloud gc`) removes it")
+    return top

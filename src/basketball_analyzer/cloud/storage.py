@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,7 +78,7 @@ class CloudStorage:
                  region: str = "auto", max_attempts: int = 6, connect_timeout: float = 5.0,
                  read_timeout: float = 60.0):
         self.endpoint_url = check_endpoint(endpoint_url)
-        self.bucket = bucket
+        self.bucket = check_bucket_name(bucket)
         self.region = region
         self._access_key = access_key
         self._secret_key = secret_key
@@ -179,9 +180,10 @@ class CloudStorage:
             return StorageUnavailable, f"{what}: the bucket answered HTTP {status} ({code or 'server error'})"
         if isinstance(exc, NoCredentialsError):
             return StorageError, f"{what}: no credentials; set R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY"
-        if isinstance(exc, ParamValidationError):  # e.g. a bucket name S3 does not allow
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid parameter"
-            return StorageError, f"{what}: {first}"
+        if isinstance(exc, ParamValidationError):  # botocore: "Parameter validation failed:\n<the reason>"
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            reasons = [line for line in lines if not line.endswith("validation failed:")] or lines
+            return StorageError, f"{what}: " + (" ".join(reasons)[:300] or "invalid parameter")
         detail = code or type(exc).__name__
         return StorageError, f"{what}: {detail}" + (f" (HTTP {status})" if status else "")
 
@@ -360,6 +362,17 @@ class MultipartUpload:
     key: str
     upload_id: str
     initiated: float
+
+
+_BUCKET_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}$")  # what botocore sends at all (stores are stricter)
+
+
+def check_bucket_name(name: str) -> str:
+    """`name` if a request can carry it as a bucket name, else `ConfigError` saying what a name may hold."""
+    if not isinstance(name, str) or not _BUCKET_NAME.match(name):
+        raise ConfigError(f"invalid bucket name {printable(str(name), 70)!r} (R2_BUCKET_NAME): a bucket name is 3 "
+                          "to 63 lowercase letters, digits and hyphens, like bball-jobs")
+    return name
 
 
 def check_endpoint(url: str) -> str:

@@ -36,22 +36,39 @@ def submit_job(queue: CloudQueue, *, params, video_id: int | None = None,
     # First, and cheap (one HEAD): a missing bucket fails before a file is hashed, registered or uploaded
     # (R2 never creates a bucket on write).
     queue.storage.check()
-    video_id, path, sha256, size = _identify(video_id, video_path, database_url, on_hash)
-    info = probe(path, exact=True)
-    frames_total = sampled_frame_count(info, params.sample_interval)
-    plan = plan_segments(info.frame_count, info.fps, segments=segments, segment_minutes=segment_minutes,
-                         sample_interval=params.sample_interval, overlap_seconds=overlap_seconds)
-    return queue.submit(video_id, path, params, frames_total=frames_total, on_upload=on_upload,
-                        video_sha256=sha256, video_size=size, plan=plan, fps=info.fps,
-                        frames_of=lambda a, b: sampled_frame_count(info, params.sample_interval, (a, b)))
+    video_id, path, sha256, size, registered = _identify(video_id, video_path, database_url, on_hash)
+    try:
+        info = probe(path, exact=True)
+        frames_total = sampled_frame_count(info, params.sample_interval)
+        plan = plan_segments(info.frame_count, info.fps, segments=segments, segment_minutes=segment_minutes,
+                             sample_interval=params.sample_interval, overlap_seconds=overlap_seconds)
+        return queue.submit(video_id, path, params, frames_total=frames_total, on_upload=on_upload,
+                            video_sha256=sha256, video_size=size, plan=plan, fps=info.fps,
+                            frames_of=lambda a, b: sampled_frame_count(info, params.sample_interval, (a, b)))
+    except BaseException:
+        if registered:  # a failed submit leaves the database as it found it
+            _forget(database_url, video_id)
+        raise
+
+
+def _forget(database_url: str | None, video_id: int) -> None:
+    """Remove the video this submit registered (nothing refers to it yet: no job was queued)."""
+    from ..db import transaction
+    from ..db.models import Video
+
+    with transaction(database_url) as s:
+        video = s.get(Video, video_id)
+        if video is not None:
+            s.delete(video)
 
 
 def _identify(video_id: int | None, video_path, database_url: str | None,
-              on_hash: BytesFn | None) -> tuple[int, Path, str, int]:
-    """(video id, file, sha256, size) of what is submitted, registering a new file given by path alone."""
+              on_hash: BytesFn | None) -> tuple[int, Path, str, int, bool]:
+    """(video id, file, sha256, size, newly registered) of what is submitted, registering a new file given
+    by path alone."""
     from ..db import transaction
     from ..video import sha256_file
-    from ..videos import get_video, register_video
+    from ..videos import get_video, register_video, video_file
 
     with transaction(database_url) as s:
         if video_path is None:
@@ -63,17 +80,15 @@ def _identify(video_id: int | None, video_path, database_url: str | None,
             if digest != video.sha256:
                 raise WrongVideo(f"video {video_id}'s file {path} has changed since it was registered "
                                  "(its sha256 differs); register the new file with `bball video add`")
-            return video.id, path, digest, path.stat().st_size
-        path = Path(video_path).expanduser()
-        if not path.is_file():
-            raise VideoError(f"video file not found: {path}")
+            return video.id, path, digest, path.stat().st_size, False
+        path = video_file(video_path)
         if video_id is None:
-            video = register_video(s, path, on_hash_progress=on_hash).video
-            return video.id, path, video.sha256, path.stat().st_size
+            reg = register_video(s, path, on_hash_progress=on_hash)
+            return reg.video.id, path, reg.video.sha256, path.stat().st_size, reg.created
         video = get_video(s, video_id)
         digest = sha256_file(path, on_progress=on_hash)
         if digest != video.sha256:
             raise WrongVideo(f"{path.name} is not video {video_id} ({video.file_name}): the file's sha256 "
                              f"{digest[:12]}… differs from the registered {video.sha256[:12]}…; give the "
                              "path alone to submit it as its own video")
-        return video.id, path, digest, path.stat().st_size
+        return video.id, path, digest, path.stat().st_size, False

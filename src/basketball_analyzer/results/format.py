@@ -208,31 +208,34 @@ def count_rows(path: str | os.PathLike) -> int:
                            f"{_short(exc)}") from None
 
 
-def verify_checksum(path: str | os.PathLike, expected_sha256: str) -> None:
-    """`ResultsError` unless the file's sha256 is `expected_sha256`."""
+def verify_checksum(path: str | os.PathLike, expected_sha256: str, name: str | None = None) -> None:
+    """`ResultsError` unless the file's sha256 is `expected_sha256` (`name`: how the message names the file,
+    by default its file name)."""
     actual = sha256_file(path)
     if actual != str(expected_sha256).lower():
-        raise ResultsError(f"results file {Path(path).name} fails its checksum (sha256 {actual[:12]}…, "
+        raise ResultsError(f"results file {name or Path(path).name} fails its checksum (sha256 {actual[:12]}…, "
                            f"manifest says {_shown(str(expected_sha256)[:12])}…): it is corrupt or "
                            "incomplete; re-run the job")
 
 
 def read_results(path: str | os.PathLike, *, expected_sha256: str | None, frame_count: int | None,
-                 batch_rows: int = BATCH_ROWS, max_rows_per_frame: int | None = None) -> Iterator[Detections]:
+                 batch_rows: int = BATCH_ROWS, max_rows_per_frame: int | None = None,
+                 name: str | None = None) -> Iterator[Detections]:
     """Yield the file's boxes (labelled) in batches, verifying the checksum first and then every row.
 
     A bad file raises `ResultsError` with one line naming the file, the row and the problem; the checksum
     and the schema are checked before the first batch is yielded. With `max_rows_per_frame`, a frame
-    holding more boxes than that is refused too.
+    holding more boxes than that is refused too. `name` is how messages name the file (a downloaded piece
+    is named by what it is, not by its temporary file); by default its file name.
     """
     import pyarrow.parquet as pq
 
     path = Path(path)
-    name = path.name
+    name = name or path.name
     if not path.is_file():
         raise ResultsError(f"results file not found: {path}")
     if expected_sha256 is not None:
-        verify_checksum(path, expected_sha256)
+        verify_checksum(path, expected_sha256, name)
     meta = read_metadata(path)
     version = meta.get("schema_version")
     if version not in READABLE_VERSIONS:

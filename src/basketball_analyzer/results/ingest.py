@@ -72,6 +72,21 @@ def find_import(session: Session, cloud_job_id: str) -> CloudImport | None:
     ).scalar_one_or_none()
 
 
+def already_imported(entry: CloudImport | None, cloud_job_id: str, identity: str | None) -> ImportOutcome | None:
+    """The outcome "already imported" when the ledger holds the job, None when it does not.
+
+    `identity` is what the ledger records of the job's results (the manifest's `results_sha256`): a job is
+    imported once, ever, so a ledger row with another identity is refused (`ResultsError`), not replaced.
+    """
+    if entry is None:
+        return None
+    if identity is not None and entry.results_sha256 != identity:
+        raise ResultsError(f"cloud job {cloud_job_id} was imported into this database before with other results "
+                           f"(sha256 {entry.results_sha256[:12]}…, now {printable(str(identity), 16)[:12]}…); a job "
+                           "is imported once: submit the video again for a new run")
+    return ImportOutcome(cloud_job_id, entry.video_id, int(entry.detections), already_imported=True)
+
+
 def registered_video(session: Session, video_id: int, job: str) -> Video:
     """The video a job's results are for; `NotFound` (one line) when this database has no such video."""
     if not fits_int32(video_id):
@@ -92,20 +107,23 @@ def import_results_file(session: Session, *, video_id: int, results_path: str | 
                         ledger_sha256: str | None = None) -> ImportOutcome:
     """Store a verified results file as the video's detections (and, for a cloud job, its ledger row).
 
-    Runs in the caller's transaction and does not commit. A cloud job already imported with the same
-    sha256 is a no-op. `job_id` is the local job (`local-<id>` is then the file's embedded job id);
+    Runs in the caller's transaction and does not commit. A cloud job the ledger already holds is a no-op
+    (`already_imported`). `job_id` is the local job (`local-<id>` is then the file's embedded job id);
     `expected_rows`, `video_sha256` and `video_size` come from the manifest when the caller has one.
     An empty file is refused unless `frames_processed > 0` and, for a cloud job, `expected_rows == 0`: the
     run looked at frames and saw nobody (a local run's file was written by this machine, so its own count
     stands in for a manifest's). `frame_count` defaults to the video's. Every refusal raises before the first
     row is written, except a bad row deep in the file, whose error the caller's rollback undoes.
-    `ledger_sha256` is what the ledger records instead of the file's sha256 (a joined file's own changes).
+    `ledger_sha256` is what the ledger records, and compares, instead of the file's sha256 (a joined job:
+    the manifest's identity of its pieces; the joined file's own sha256 changes from one join to the next).
     """
     started = time.perf_counter()
     label = f"cloud job {cloud_job_id}" if cloud_job_id else f"job {job_id}" if job_id is not None else "run"
-    entry = find_import(session, cloud_job_id) if cloud_job_id else None  # the ledger is for cloud jobs
-    if entry is not None and entry.results_sha256 == expected_sha256:
-        return ImportOutcome(cloud_job_id, entry.video_id, int(entry.detections), already_imported=True)
+    identity = ledger_sha256 or expected_sha256  # what the ledger records of these results
+    if cloud_job_id:  # the ledger is for cloud jobs; checked again here, inside the writing transaction
+        done = already_imported(find_import(session, cloud_job_id), cloud_job_id, identity)
+        if done is not None:
+            return done
     video = registered_video(session, video_id, label)
     _check_video_identity(video, label, video_sha256, video_size)
     if frame_count is None:
@@ -127,18 +145,14 @@ def import_results_file(session: Session, *, video_id: int, results_path: str | 
                            max_rows_per_frame=limits.max_rows_per_frame)
     stored = replace_detections(session, video_id, batches, job_id=job_id, cloud_job_id=cloud_job_id)
     refresh_positions(session, video_id)  # the new boxes' court positions, through the camera already followed
-    expected_sha256 = ledger_sha256 or expected_sha256  # a segmented job: the identity of its segments' files
     if cloud_job_id is None:
         return ImportOutcome(f"local-{job_id}", video_id, stored, already_imported=False,
                              seconds=time.perf_counter() - started)
-    if entry is None:
-        entry = CloudImport(cloud_job_id=cloud_job_id, video_id=video_id)
-        session.add(entry)
-    entry.results_key = results_key
-    entry.results_sha256 = expected_sha256
-    entry.detections = stored
-    entry.frames_processed = frames_processed
-    entry.parameters = parameters  # how the run sampled: see `results.runs`
+    # A racing importer's row breaks the ledger's unique constraint here or at commit (IntegrityError).
+    entry = CloudImport(cloud_job_id=cloud_job_id, video_id=video_id, results_key=results_key,
+                        results_sha256=identity, detections=stored, frames_processed=frames_processed,
+                        parameters=parameters)  # parameters: how the run sampled, see `results.runs`
+    session.add(entry)
     _record(session, entry)
     return ImportOutcome(cloud_job_id, video_id, stored, already_imported=False,
                          seconds=time.perf_counter() - started)

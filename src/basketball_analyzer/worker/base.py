@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..detection import DetectorCache
-from ..exceptions import BballError, LeaseLost, StorageUnavailable
+from ..exceptions import BballError, LeaseLost, StorageUnavailable, VideoError
 from ..lifecycle import JobHandle, JobQueue, ResultsFile
 from ..logs import log_event, redact
 from .signals import StopFlag, StopRequested
@@ -225,6 +225,14 @@ class Worker:
             raise
         job.check()
         self.stop.check()
+        if job.frame_range and job.frame_range[1] is not None and stats.last_frame + interval < end:
+            # A segment whose frames stop early (a truncated or damaged file) must not complete: the join
+            # would hold a hole where its frames are.
+            frames = f"frames {job.owned_from}-{end}"
+            stops = f"stops at frame {stats.last_frame}, before the end of" if stats.last_frame >= 0 else \
+                "decodes no frame of"
+            raise VideoError(f"the video {stops} {frames} ({stats.frames} of {total} frames decoded): the file "
+                             "is truncated or damaged")
         # The last piece ends at the video's end, or after its last frame where numbering by time runs past
         # the frame count a header gave (a variable-rate video).
         last = (piece_from, max(end, stats.last_frame + interval))
