@@ -104,16 +104,18 @@ export function luminance(colour) {
 export function contrastOf(colour) { return luminance(colour) > 140 ? "#000000" : "#ffffff"; }
 
 /** Draw `boxes` (video pixels) on `ctx` scaled by (sx, sy): each box in its colour over a halo of the
- *  contrasting shade, so a white team shows on a light floor and a navy team on a dark crowd. People off the
+ *  contrasting shade, so a white team shows on a light floor and a navy team on a dark crowd. `selected` is a
+ *  Set of track ids drawn bright and on top (a player's tracks) while the others dim, or null. People off the
  *  court (benches, staff, crowd) are drawn dimmed, or not at all with `hideOffCourt`. */
 export function drawBoxes(ctx, boxes, sx, sy, { colourOf, labelOf, selected = null, hideOffCourt = false }) {
   ctx.font = "600 13px system-ui, sans-serif";
   ctx.lineJoin = "round";
-  const order = selected === null ? boxes : [...boxes.filter((b) => b.id !== selected), ...boxes.filter((b) => b.id === selected)];
+  const isMine = (b) => selected !== null && selected.has(b.id);
+  const order = selected === null ? boxes : [...boxes.filter((b) => !isMine(b)), ...boxes.filter(isMine)];
   for (const b of order) {
-    const off = b.on === false;
-    if (off && hideOffCourt && selected !== b.id) continue;
-    const colour = colourOf(b), halo = contrastOf(colour), mine = selected === b.id;
+    const off = b.on === false, mine = isMine(b);
+    if (off && hideOffCourt && !mine) continue;
+    const colour = colourOf(b), halo = contrastOf(colour);
     const x = b.x * sx, y = b.y * sy, w = b.w * sx, h = b.h * sy;
     ctx.globalAlpha = off && !mine ? 0.25 : selected === null || mine ? 1 : 0.35;
     ctx.lineWidth = mine ? 8 : 6;

@@ -1,30 +1,55 @@
-// The video page's side panels: the selected track, the court minimap, the tracks table and the heatmaps.
-// Tracks, court and stats (slow on a long game) fill in as they arrive; the video and its boxes never wait.
+// The video page's side panels: the selected player or track, the court minimap, the players list (the tracks
+// table before players exist) and the heatmaps. Tracks, players, court and stats (slow on a long game) fill in as
+// they arrive; the video and its boxes never wait.
 import { api, el } from "/static/common.js";
 import { CourtView, loadCourts } from "/static/courtlines.js";
+import { PlayerList, Players, playerName } from "/static/players.js";
 
 const UNITS = { m: ["metres", "m"], ft: ["feet", "ft"], px: ["pixels of the picture", "px"] };
 
 export class Panels {
-  /** `colourOf(box)` colours a box; `onSelect(track row or null)` runs when the table selects a track. */
-  constructor(videoId, { colourOf, onSelect }) {
+  /** `colourOf(box)` colours a box; `onSelect(track row, player or null)` runs when the list selects one;
+   *  `onChange()` when the players changed (labels to draw again). */
+  constructor(videoId, { colourOf, onSelect, onChange }) {
     this.videoId = videoId;
     this.colourOf = colourOf;
     this.onSelect = onSelect;
+    this.onChange = onChange;
     this.teams = new Map();     // track id -> tracks row {team, color, first_frame, ...}
     this.stats = new Map();     // track id -> stats row
     this.unit = null;           // the stats' unit: m, ft or px
     this.court = null;          // the court route's answer (keyframes, unmapped ranges), when calibrated
     this.view = null;           // CourtView of the minimap
     this.version = 0;           // bumped when a keyframe is saved: pictures and stats are asked for again
-    this.selected = null;       // followed track id
+    this.selected = null;       // followed track id (no player selected)
+    this.player = null;         // followed player id: all his tracks, whichever is on screen
+    this.players = new Players(videoId);
+    this.playerList = new PlayerList(this);
+    this.playerStats = new Map(); // player id -> stats row (report.players)
+    this.rawTracks = false;     // the tracks table asked for although players exist
     this.trackRows = [];
   }
 
   load(meta) {
     this.meta = meta;
     api(`/api/videos/${this.videoId}/tracks`).then((rows) => this.showTracks(rows)).catch(() => {});
+    // Boxes drawn before the players arrived get their numbers now.
+    this.players.load().then(() => { this.showList(); this.showSelected(); this.onChange?.(); }, () => {});
+    document.getElementById("list-toggle").addEventListener("click", () => {
+      this.rawTracks = !this.rawTracks;
+      this.showList();
+    });
     this.loadCourt();
+  }
+
+  /** After a merge, split or set: the list, the labels, the selected card, the stats and pictures again. */
+  playersChanged() {
+    this.version += 1;
+    this.statsAsked = false;
+    if (this.player !== null && !this.players.byId.has(this.player)) this.player = null;
+    this.selectPlayer(this.player);
+    this.loadStats();
+    this.onChange?.();
   }
 
   loadCourt() {
@@ -49,21 +74,69 @@ export class Panels {
       this.unit = report.unit;
       this.notes = report.notes || [];
       for (const row of report.tracks) this.stats.set(row.tracking_id, row);
+      this.playerStats = new Map((report.players || []).map((p) => [p.player, p]));
       this.showUnits();
+      this.showList();
       this.showTracks(this.trackRows);
       this.showSelected();
     }).catch(() => { this.statsFailed = true; this.showTracks(this.trackRows); });
   }
 
-  /** Select track `id` (null: none) from a click on the video. */
+  /** Select what a click on the video hit: the player of track `id` when it has one, else the track (null: none). */
+  selectBox(id) {
+    const p = id === null ? null : this.players.of(id);
+    if (p) this.selectPlayer(p.player); else this.select(id);
+  }
+
+  /** Select track `id` (null: none). */
   select(id) {
     this.selected = id;
-    document.body.dataset.selected = id === null ? "" : String(id);
+    this.player = null;
+    this.showSelection();
+  }
+
+  /** Select player `id` (null: none): his boxes stay highlighted whichever of his tracks is on screen. */
+  selectPlayer(id) {
+    this.player = id;
+    this.selected = null;
+    this.showSelection();
+  }
+
+  showSelection() {
+    document.body.dataset.selected = this.selected === null ? "" : String(this.selected);
+    document.body.dataset.selectedPlayer = this.player === null ? "" : String(this.player);
     for (const row of document.querySelectorAll("#tracks tr[data-track]")) {
-      row.classList.toggle("selected", Number(row.dataset.track) === id);
+      row.classList.toggle("selected", Number(row.dataset.track) === this.selected);
     }
+    this.showList();
     this.showSelected();
     this.showHeatmaps();
+  }
+
+  /** The track ids to draw highlighted (all the selected player's tracks), or null when nothing is selected. */
+  highlighted() {
+    if (this.player !== null) return new Set(this.players.byId.get(this.player)?.tracks || []);
+    return this.selected === null ? null : new Set([this.selected]);
+  }
+
+  /** What the selection is called in the status line: "#23 Ada Lovelace", "player 4" or "#17" (a track). */
+  selectionName() {
+    if (this.player !== null) return playerName(this.players.byId.get(this.player) || { player: this.player });
+    return this.selected === null ? null : `#${this.selected}`;
+  }
+
+  /** The players list once players exist (the tracks table on request), else the tracks table and the hint. */
+  showList() {
+    const players = this.players.any && !this.rawTracks;
+    document.getElementById("list-title").textContent = players ? `Players (${this.players.list.length})` : "Tracks";
+    document.getElementById("tracks").hidden = players;
+    document.getElementById("players").hidden = !players;
+    const toggle = document.getElementById("list-toggle");
+    toggle.hidden = !this.players.any;
+    toggle.textContent = players ? "show tracks" : "show players";
+    document.getElementById("players-hint").textContent = this.players.any ? "" : this.players.hint || "";
+    document.body.dataset.players = String(this.players.list.length);
+    if (players) this.playerList.show(document.getElementById("players"));
   }
 
   frameDrawn(frame, boxes) {
@@ -111,15 +184,17 @@ export class Panels {
 
   showSelected() {
     const box = document.getElementById("selected");
-    const id = this.selected;
-    if (id === null) { box.replaceChildren("Click a player or a row of the tracks table to follow one track."); return; }
+    const id = this.selected, clear = el("button", { id: "clear-selection", onclick: () => { this.select(null); this.onSelect(null); } }, "clear");
+    document.getElementById("selected-title").textContent = this.player !== null ? "Selected player" : "Selected track";
+    const p = this.player === null ? null : this.players.byId.get(this.player);
+    if (p) { box.replaceChildren(...this.playerList.card(p), clear); return; }
+    if (id === null) { box.replaceChildren("Click a player or a row of the list beside the video to follow him."); return; }
     const s = this.stats.get(id), t = this.teams.get(id), u = UNITS[this.unit]?.[1] || "";
     const rows = [["track", `#${id}`], ["team", t?.team || "—"]];
     if (t) rows.push(["frames", `${t.first_frame}–${t.last_frame}`]);
     if (s) rows.push(["on screen", `${s.seconds.toFixed(1)} s`], ["distance", `${s.distance.toFixed(1)} ${u}`],
       ["avg speed", `${s.avg_speed.toFixed(2)} ${u}/s`], ["top speed", `${s.top_speed.toFixed(2)} ${u}/s`]);
-    box.replaceChildren(el("table", {}, ...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))),
-      el("button", { onclick: () => { this.select(null); this.onSelect(null); } }, "clear"));
+    box.replaceChildren(el("table", {}, ...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))), clear);
   }
 
   async showCourt(cal) {
@@ -161,8 +236,10 @@ export class Panels {
         el("code", {}, `bball court set ${this.videoId} X,Y=LANDMARK ...`), ".");
       return;
     }
-    const figures = [];
-    if (this.selected !== null) {
+    const figures = [], p = this.player === null ? null : this.players.byId.get(this.player);
+    if (p) {
+      figures.push(this.figure(`/api/videos/${this.videoId}/players/${p.player}/heatmap.png${this.fresh()}`, playerName(p), "heat-player"));
+    } else if (this.selected !== null) {
       figures.push(this.figure(`/api/videos/${this.videoId}/tracks/${this.selected}/heatmap.png${this.fresh()}`, `track #${this.selected}`, "heat-track"));
     }
     figures.push(this.figure(`/api/videos/${this.videoId}/heatmap.png${this.fresh()}`, "teams and players", "heat-all"));
@@ -192,9 +269,10 @@ export class Panels {
     const c = document.getElementById("minimap"), g = c.getContext("2d");
     view.draw(g);
     let drawn = 0;
+    const lit = this.highlighted();
     for (const b of boxes) {
       if (b.on !== true) continue;
-      const [x, y] = view.px([b.cx, b.cy]), mine = this.selected === b.id;
+      const [x, y] = view.px([b.cx, b.cy]), mine = lit !== null && lit.has(b.id);
       g.fillStyle = this.colourOf(b);
       g.beginPath(); g.arc(x, y, mine ? 7 : 5, 0, 2 * Math.PI); g.fill();
       g.strokeStyle = mine ? "#fff" : "#222"; g.lineWidth = mine ? 2 : 1; g.stroke();

@@ -4,6 +4,7 @@ import { api, showError, trackColour } from "/static/common.js";
 import { FrameClock, formatClock, timingOf } from "/static/frames.js";
 import { BoxStore, drawBoxes } from "/static/overlay.js";
 import { Panels } from "/static/panels.js";
+import { playerTag } from "/static/players.js";
 
 const SPEEDS = [0.25, 0.5, 0.75, 1, 1.5, 2];
 const LOG_LIMIT = 50_000;     // frame-callback records kept (28 minutes at 30 fps)
@@ -24,7 +25,7 @@ let store = null;             // BoxStore: the boxes, chunk by chunk
 let shown = -1;               // the frame on screen, as the frame callback (or a paused seek) says
 let target = null;            // the frame a seek in flight will show, so fast steps add up
 let calibrator = null;        // Calibrator: court points picked on the frame shown
-const panels = new Panels(videoId, { colourOf, onSelect: follow, goTo });
+const panels = new Panels(videoId, { colourOf, onSelect: follow, onChange: () => render(shown) });
 
 // What the overlay did per presented frame, for tests and benchmarks: callbacks, frames drawn in the callback
 // itself (their boxes were loaded), and one [mediaTime, frame, drawn, presentedFrames] per callback.
@@ -38,9 +39,13 @@ function colourOf(box) {
   return trackColour(box.id);
 }
 
+// "#23 Ada Lovelace" for a player with a number (his name, if he has one, without); otherwise the track, written
+// "track 17" once players exist so it cannot be read as a jersey number.
 function labelOf(box) {
+  const tag = playerTag(panels.players.of(box.id));
+  if (tag) return tag;
   const team = panels.teams.get(box.id)?.team;
-  return `#${box.id}${team ? " " + team : ""}`;
+  return `${panels.players.any ? "track " : "#"}${box.id}${team ? " " + team : ""}`;
 }
 
 function fitCanvas() {
@@ -58,7 +63,7 @@ function render(frame) {
   }
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   drawBoxes(ctx, boxes, canvas.width / meta.width, canvas.height / meta.height,
-    { colourOf, labelOf, selected: panels.selected, hideOffCourt: hideOffCourt.checked });
+    { colourOf, labelOf, selected: panels.highlighted(), hideOffCourt: hideOffCourt.checked });
   if (boxes.length && record.firstBoxesAt === null) record.firstBoxesAt = performance.now();
   panels.loadStats();
   document.body.dataset.frame = String(frame);
@@ -66,10 +71,10 @@ function render(frame) {
   seek.value = frame;
   if (document.activeElement !== frameInput) frameInput.value = frame;
   clockText.textContent = clock.clock(frame);
-  const mine = panels.selected === null ? null : boxes.some((b) => b.id === panels.selected);
+  const lit = panels.highlighted(), mine = lit === null ? null : boxes.some((b) => lit.has(b.id));
   const off = boxes.filter((b) => b.on === false).length;
   status.textContent = `${boxes.length} boxes` + (off ? ` · ${off} off the court` : "") +
-    (mine === false ? ` · #${panels.selected} not in this frame` : "");
+    (mine === false ? ` · ${panels.selectionName()} not in this frame` : "");
   panels.frameDrawn(frame, boxes);
   calibrator?.frameDrawn(frame);
   return true;
@@ -114,12 +119,18 @@ function courtChanged() {
 
 function togglePlay() { video.paused ? video.play() : video.pause(); }
 
-// Selecting a track from the table: show it, and go to where it is when it is not in this frame.
-function follow(track) {
-  const boxes = store.at(shown) || [];
-  if (track && !boxes.some((b) => b.id === track.tracking_id) &&
-      (shown < track.first_frame || shown > track.last_frame)) goTo(track.first_frame);
-  else render(shown);
+// Selecting a track or a player from the list: show him, and when none of his tracks spans the frame shown, go to
+// where his next track starts (his first, past his last).
+function follow(target) {
+  if (!target) { render(shown); return; }
+  const ids = new Set(target.tracks ?? [target.tracking_id]);
+  let spans = target.tracks ? target.tracks.map((id) => panels.teams.get(id)).filter(Boolean) : [target];
+  if (!spans.length) spans = [target];
+  const here = (store.at(shown) || []).some((b) => ids.has(b.id)) ||
+    spans.some((s) => shown >= s.first_frame && shown <= s.last_frame);
+  if (here) { render(shown); return; }
+  const starts = spans.map((s) => s.first_frame).sort((a, b) => a - b);
+  goTo(starts.find((f) => f > shown) ?? starts[0]);
 }
 
 canvas.addEventListener("click", (event) => {
@@ -127,7 +138,7 @@ canvas.addEventListener("click", (event) => {
   const x = (event.clientX - r.left) * meta.width / canvas.width, y = (event.clientY - r.top) * meta.height / canvas.height;
   const hit = (store.at(shown) || []).filter((b) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + b.h &&
     !(hideOffCourt.checked && b.on === false));
-  panels.select(hit.length ? hit.sort((a, b) => a.w * a.h - b.w * b.h)[0].id : null);
+  panels.selectBox(hit.length ? hit.sort((a, b) => a.w * a.h - b.w * b.h)[0].id : null);
   render(shown);
 });
 
