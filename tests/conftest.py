@@ -76,6 +76,14 @@ def db_url(request, tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def db_snapshots(tmp_path_factory):
+    """Costly database setups made once per run and backend, copied into a test's `db_url` (support/snapshots.py)."""
+    from support.snapshots import Snapshots
+
+    return Snapshots(tmp_path_factory.mktemp("snapshots"), _postgres)
+
+
+@pytest.fixture(scope="session")
 def sample_clip(tmp_path_factory):
     """(path, ground truth) of a 40-frame 640x360 clip with three drawn players."""
     from basketball_analyzer.sample import make_sample_clip

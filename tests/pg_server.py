@@ -44,6 +44,7 @@ class PostgresServer:
             self.as_user = [runuser, "-u", "postgres", "--"]
             shutil.chown(self.root, "postgres")
         self._counter = 0
+        self._connection = None
 
     def _run(self, *args: str) -> None:
         subprocess.run([*self.as_user, *args], check=True, capture_output=True, text=True, timeout=120)
@@ -69,16 +70,32 @@ class PostgresServer:
 
     def create_database(self) -> str:
         """A new empty database; returns its URL."""
-        import psycopg
-
         self._counter += 1
         name = f"t{os.getpid()}_{self._counter}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=bball dbname=postgres", autocommit=True) as c:
-            c.execute(f'CREATE DATABASE "{name}"')
+        self._admin(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def replace_database(self, url: str, template: str) -> None:
+        """Make the database at `url` (of this server) a copy of the one at `template`, which nobody may be using."""
+        from sqlalchemy.engine import make_url
+
+        name, source = make_url(url).database, make_url(template).database
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+
+    def _admin(self, *statements: str) -> None:
+        # One connection for the whole run: a new one costs a server process, slower than the statement.
+        import psycopg
+
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg.connect(f"host=127.0.0.1 port={self.port} user=bball dbname=postgres",
+                                               autocommit=True)
+        for statement in statements:
+            self._connection.execute(statement)
 
     def stop(self) -> None:
         """Stop the server and remove its files."""
+        if self._connection is not None:
+            self._connection.close()
         try:
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         except Exception:

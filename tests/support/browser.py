@@ -41,17 +41,50 @@ def serving(app) -> Iterator[str]:
         thread.join(10)
 
 
+_shared: dict = {}  # the running Playwright and Browser, and how many `chromium()` blocks hold them
+
+
 @contextmanager
-def chromium_page():
-    """A fresh headless Chromium page (1400 x 900)."""
+def chromium() -> Iterator:
+    """A headless Chromium (a Playwright Browser), shared by nested blocks: the first starts it, the last one out
+    closes it. Playwright's driver and the browser take seconds to start, a page in a new context a fraction.
+
+    Hold it no longer than the tests that need it: while Playwright runs, this thread counts as inside an event
+    loop, so `asyncio.run` (and a second `sync_playwright`) fail here."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    if not _shared:
+        playwright = sync_playwright().start()
         try:
-            yield browser.new_page(viewport={"width": 1400, "height": 900})
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        except BaseException:
+            playwright.stop()
+            raise
+        _shared.update(playwright=playwright, browser=browser, holders=0)
+    _shared["holders"] += 1
+    try:
+        yield _shared["browser"]
+    finally:
+        _shared["holders"] -= 1
+        if not _shared["holders"]:
+            state = dict(_shared)
+            _shared.clear()
+            try:
+                state["browser"].close()
+            finally:
+                state["playwright"].stop()
+
+
+@contextmanager
+def chromium_page():
+    """A fresh headless Chromium page (1400 x 900) in a context of its own: no cookies, storage or cache from
+    another page. The browser is the enclosing `chromium()` block's, or one started for this page."""
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        try:
+            yield context.new_page()
         finally:
-            browser.close()
+            context.close()
 
 
 def wait_until(page, expression: str, timeout: float = 20.0, every: float = 0.05) -> None:

@@ -14,9 +14,7 @@ def web_clip(tmp_path_factory):
     return path, make_game_clip(path, frames=120, width=640, height=360)
 
 
-@pytest.fixture
-def stored(db_url, web_clip):
-    """(video id, truth) with boxes, teams and a court calibration stored in `db_url`."""
+def _store_game(url, web_clip):
     from basketball_analyzer.analytics.calibration import set_calibration
     from basketball_analyzer.analytics.tracks import assign_teams
     from basketball_analyzer.db import transaction
@@ -24,13 +22,21 @@ def stored(db_url, web_clip):
     from basketball_analyzer.videos import register_video
 
     path, truth = web_clip
-    with transaction(db_url) as s:
+    with transaction(url) as s:
         video_id = register_video(s, path).video.id
         replace_detections(s, video_id, truth.boxes)
-    with transaction(db_url) as s:
+    with transaction(url) as s:
         assign_teams(s, video_id)
         set_calibration(s, video_id, truth.calibration_pairs(), "fiba")
     return video_id, truth
+
+
+@pytest.fixture
+def stored(db_url, web_clip, db_snapshots):
+    """(video id, truth) with boxes, teams and a court calibration stored in `db_url`.
+
+    Made once per backend and copied into each test's database: teams and the calibration cost seconds."""
+    return db_snapshots.restore("web-game", db_url, lambda url: _store_game(url, web_clip))
 
 
 @pytest.fixture
@@ -64,3 +70,21 @@ def served(db_url, tmp_path):
                                         **overrides})
             return stack.enter_context(serving(create_app(settings, token=token)))
         yield serve
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for a module's page tests (support/browser.py); not for longer: see `chromium`."""
+    from support.browser import chromium
+
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page (1400 x 900, a context of its own) in the module's Chromium."""
+    from support.browser import chromium_page
+
+    with chromium_page() as p:
+        yield p

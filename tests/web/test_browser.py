@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from support.browser import CHROMIUM, SKIP_REASON, chromium_page, serving, wait_until
+from support.browser import CHROMIUM, SKIP_REASON, serving, wait_until
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 
@@ -20,12 +20,6 @@ def server(stored, db_url, tmp_path):
 
     with serving(create_app(load_settings(database_url=db_url, web_upload_dir=str(tmp_path / "uploads")))) as url:
         yield url
-
-
-@pytest.fixture
-def page():
-    with chromium_page() as p:
-        yield p
 
 
 def _hex(colour: str) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from support.broadcast import make_broadcast, store_broadcast
-from support.browser import CHROMIUM, SKIP_REASON, chromium_page, serving, wait_until
+from support.browser import CHROMIUM, SKIP_REASON, serving, wait_until
 
 from basketball_analyzer.analytics.court import COURTS, apply_homography
 
@@ -37,12 +37,6 @@ def server(db_url, tmp_path):
 
     with serving(create_app(load_settings(database_url=db_url, web_upload_dir=str(tmp_path / "up")))) as url:
         yield url
-
-
-@pytest.fixture
-def page():
-    with chromium_page() as p:
-        yield p
 
 
 def _open(page, server, video_id, frame=0):

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from support.browser import CHROMIUM, SKIP_REASON, chromium_page, serving
+from support.browser import CHROMIUM, SKIP_REASON, serving
 from support.numbered_clip import box_of, make_numbered_clip, read_number
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
@@ -90,12 +90,6 @@ def server(clips):
 
     with serving(create_app(load_settings(database_url=clips[0]))) as url:
         yield url
-
-
-@pytest.fixture
-def page():
-    with chromium_page() as p:
-        yield p
 
 
 def _open(page, server, video_id: int, frames: int) -> None:

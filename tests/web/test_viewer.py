@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support.browser import CHROMIUM, SKIP_REASON, chromium_page, serving, wait_until
+from support.browser import CHROMIUM, SKIP_REASON, serving, wait_until
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON),
               pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
@@ -13,9 +13,7 @@ pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON),
 LATE = 42  # a track that enters at frame 80 and leaves at 100
 
 
-@pytest.fixture
-def game(db_url, web_clip):
-    """The game clip stored with its boxes plus track LATE (frames 80-100), teams and a court calibration."""
+def _store_game(url, web_clip):
     from basketball_analyzer.analytics.calibration import set_calibration
     from basketball_analyzer.analytics.tracks import assign_teams
     from basketball_analyzer.db import transaction
@@ -27,13 +25,19 @@ def game(db_url, web_clip):
     frames = np.arange(80, 101)
     late = Detections.from_xywh(frames, np.full(len(frames), LATE), 20.0 + frames, np.full(len(frames), 200.0),
                                 np.full(len(frames), 40.0), np.full(len(frames), 100.0), np.full(len(frames), 0.9))
-    with transaction(db_url) as s:
+    with transaction(url) as s:
         video_id = register_video(s, path).video.id
         replace_detections(s, video_id, Detections.merge([truth.boxes, late]))
-    with transaction(db_url) as s:
+    with transaction(url) as s:
         assign_teams(s, video_id)
         set_calibration(s, video_id, truth.calibration_pairs(), "fiba")
     return video_id
+
+
+@pytest.fixture
+def game(db_url, web_clip, db_snapshots):
+    """The game clip stored with its boxes plus track LATE (frames 80-100), teams and a court calibration."""
+    return db_snapshots.restore("viewer-game", db_url, lambda url: _store_game(url, web_clip))
 
 
 @pytest.fixture
@@ -43,12 +47,6 @@ def server(db_url, tmp_path):
 
     with serving(create_app(load_settings(database_url=db_url, web_upload_dir=str(tmp_path / "uploads")))) as url:
         yield url
-
-
-@pytest.fixture
-def page():
-    with chromium_page() as p:
-        yield p
 
 
 def _open(page, server, video_id):
