@@ -8,6 +8,7 @@ legs before it scores a drawing as a person. The whole pipeline can then be chec
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,8 +73,9 @@ def draw_court(width: int, height: int) -> np.ndarray:
 
 
 def draw_player(img: np.ndarray, box: tuple[float, float, float, float], color: tuple[int, int, int],
-                frame: int) -> None:
-    """A human figure filling `box`: head and hair, jersey and shorts in `color`, swinging arms and legs, shoes."""
+                frame: int, number: str | None = None) -> None:
+    """A human figure filling `box`: head and hair, jersey and shorts in `color`, swinging arms and legs, shoes;
+    `number` printed on the jersey in white."""
     import cv2
 
     x1, y1, x2, y2 = box
@@ -100,6 +102,45 @@ def draw_player(img: np.ndarray, box: tuple[float, float, float, float], color: 
     for side in (-1, 1):
         cv2.line(img, (int(cx + side * (shoulder - arm / 2)), int(torso_top + arm / 2)),
                  (int(cx + side * (shoulder + h * 0.04) - side * swing * 0.5), int(y1 + h * 0.48)), skin, arm)
+    if number:
+        draw_number(img, number, cx, y1 + h * 0.235, h * 0.15)
+
+
+NUMBER_COLOUR = (245, 245, 245)
+
+
+@functools.lru_cache(maxsize=256)
+def _number_glyphs(number: str) -> np.ndarray:
+    """`number` drawn once, large and bold, as a tight 0..1 coverage mask (scaled to each figure's size)."""
+    import cv2
+
+    font, scale, thick = cv2.FONT_HERSHEY_DUPLEX, 2.0, 7
+    (tw, th), _ = cv2.getTextSize(number, font, scale, thick)
+    patch = np.zeros((th + 4 * thick, tw + 4 * thick), np.uint8)
+    cv2.putText(patch, number, (2 * thick, th + 2 * thick), font, scale, 255, thick, cv2.LINE_AA)
+    rows, cols = np.nonzero(patch)
+    return patch[rows.min():rows.max() + 1, cols.min():cols.max() + 1].astype(np.float32) / 255.0
+
+
+def draw_number(img: np.ndarray, number: str, cx: float, top: float, height: float,
+                colour: tuple[int, int, int] = NUMBER_COLOUR) -> None:
+    """Jersey digits `height` px tall, centred on `cx` below `top`, condensed as printed numbers are; the part
+    outside the image (a figure leaving the picture) is cut off."""
+    import cv2
+
+    glyphs = _number_glyphs(number)
+    # Jersey digits are narrower than Hershey's (0.65 of their height wide), so two fit on a chest; narrower,
+    # a 4 reads as an A.
+    w, h = max(2, round(height * 0.65 * len(number))), max(2, round(height))
+    mask = cv2.resize(glyphs, (w, h), interpolation=cv2.INTER_AREA)
+    x0, y0 = round(cx - w / 2), round(top)
+    xa, ya = max(x0, 0), max(y0, 0)
+    xb, yb = min(x0 + w, img.shape[1]), min(y0 + h, img.shape[0])
+    if xb <= xa or yb <= ya:
+        return
+    a = mask[ya - y0:yb - y0, xa - x0:xb - x0, None]
+    region = img[ya:yb, xa:xb]
+    region[:] = (region * (1 - a) + np.array(colour, np.float32) * a).astype(np.uint8)
 
 
 def render_frame(frame: int, width: int, height: int, players: list[Player],
