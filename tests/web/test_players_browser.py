@@ -147,6 +147,11 @@ def test_merging_from_the_page_shows_refusals_as_text_and_joins_players(viewer, 
         assert player_of(s, video_id)[HIDDEN[1]] == owner[HIDDEN[0]]
     go(page, 80)
     assert "#8" in labels(page) and "track 21 B" not in labels(page)
+    # Between his tracks (1 ends at 49, 21 starts at 70) the viewer goes to his next one, not back to his first.
+    go(page, 55)
+    page.click(f"#players tr[data-player='{owner[1]}'] td.pname")
+    page.wait_for_selector(f"body[data-frame='{HIDDEN[3]}']", timeout=10_000)
+    assert labels(page)["#8"] == 1
 
 
 def test_a_player_is_numbered_and_named_from_his_card(viewer):
