@@ -140,3 +140,15 @@ def test_the_largest_number_on_a_shirt_is_the_jersey_number(reader):
     draw_number(crop, "23", 46, 30, 30)
     read = reader.read(crop)
     assert read is not None and read.number == "23"
+
+
+def test_loading_the_reader_sends_no_telemetry_and_leaves_no_file(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    env.update(TMPDIR=str(tmp_path), HOME=str(tmp_path))
+    code = "from basketball_analyzer.players.numbers import NumberReader; NumberReader().engine"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    assert [p.name for p in tmp_path.rglob("*")] == []  # ONNX Runtime's .ses session file, its device id

@@ -155,6 +155,9 @@ class NumberReader:
     def engine(self):
         """The rapidocr engine (its ONNX sessions load here, about half a second)."""
         if self._engine is None:
+            # ONNX Runtime (1.29 on) sends usage telemetry from Linux and macOS and leaves a session file in
+            # the temporary folder unless told not to before it loads; game footage stays on this machine.
+            os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
             from rapidocr_onnxruntime import RapidOCR
 
             threads = self.threads or -1  # -1: ONNX Runtime picks (all cores)
