@@ -93,3 +93,25 @@ def test_a_pinned_number_attracts_the_tracks_that_read_it():
     tracks = [track(1, 0, 100, pinned=4), track(2, 500, 600, number="11")]
     groups = join_tracks(tracks, SETTINGS, {4: Pinned(team="A", number="11")})
     assert [(g.pinned, sorted(t.tracking_id for t in g.tracks), g.number) for g in groups] == [(4, [1, 2], "11")]
+
+
+def test_frames_really_shared_decide_overlap_twins_join_and_a_short_drift_is_forgiven():
+    one, two = track(1, 0, 300, number="8"), track(2, 197, 212, number="8", start=(9, 9))
+    # Spans overlap, but the tracker lost track 1 while track 2 stood in: no common frame.
+    apart = JoinSettings(fps=FPS, together={})
+    assert sorted(sorted(t.tracking_id for t in g.tracks) for g in join_tracks([one, two], apart)) == [[1, 2]]
+    drifted = JoinSettings(fps=FPS, together={frozenset((1, 2)): 20})  # under a second together
+    assert len(join_tracks([one, two], drifted)) == 1
+    together = JoinSettings(fps=FPS, together={frozenset((1, 2)): 90})  # three seconds: two people
+    assert len(join_tracks([one, two], together)) == 2
+    twins = JoinSettings(fps=FPS, together={}, twins=frozenset({frozenset((3, 4))}))
+    a, b = track(3, 0, 100), track(4, 40, 160, start=(20, 20))  # unread, far-off ends: only the twin link joins
+    assert len(join_tracks([a, b], twins)) == 1 and len(join_tracks([a, b], apart)) == 2
+
+
+def test_a_track_that_read_another_number_does_not_continue_a_player():
+    seven = track(1, 0, 100, number="7", end=(3, 3))
+    eight_lost = track(2, 110, 200, number="8", start=(3.2, 3))
+    eight = track(3, 50, 400, number="8", confidence=0.99, start=(12, 12))  # holds 8 while track 2 is seen
+    groups = join_tracks([seven, eight_lost, eight], SETTINGS)
+    assert sorted(sorted(t.tracking_id for t in g.tracks) for g in groups) == [[1], [2], [3]]

@@ -30,6 +30,8 @@ SLACK_METRES = 1.5
 PLAYER_METRES = 2.0  # a standing player's box height in metres (the picture's yardstick)
 MAX_COLOUR_DELTA_E = 18.0  # jersey colours further apart are different shirts
 MARGIN = 0.25  # the best match's cost must beat the second best by this much (costs are in 0..~2)
+OVERLAP_FRAMES = 3  # a tracker may start a person's new track a frame or two before it drops the old one
+DRIFT_SECONDS = 1.0  # tracks reading one number may share this much time (one drifted onto a neighbour)
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,26 @@ class PlayerGroup:
         """The group's first frame."""
         return min(t.first_frame for t in self.tracks)
 
-    def overlaps(self, other: "PlayerGroup | TrackSummary") -> bool:
-        """Whether any of the group's tracks shares a frame with `other`'s."""
+    @property
+    def claims(self) -> set[str]:
+        """The numbers the group may stand for: its number, else what its tracks read."""
+        if self.number is not None:
+            return {self.number}
+        return {t.number for t in self.tracks if t.number is not None and not t.is_referee}
+
+    def overlaps(self, other: "PlayerGroup | TrackSummary", settings: "JoinSettings", drift: bool = False) -> bool:
+        """Whether the group and `other` are seen at one time: a track of each shares more than
+        `settings.overlap_frames` frames (`settings.together` when known, else their first..last spans),
+        unless the two are twins (one person's two boxes). With `drift`, up to `settings.drift_seconds` of
+        common frames are forgiven: a track that drifts onto a neighbour before it ends, as its person's next
+        track begins."""
         others = other.tracks if isinstance(other, PlayerGroup) else [other]
-        return any(a.first_frame <= b.last_frame and b.first_frame <= a.last_frame
+        if settings.together is not None:  # the frames each track was really seen on are known
+            allowed = settings.drift_seconds * settings.fps if drift else 0
+            return any(settings.together.get(frozenset((a.tracking_id, b.tracking_id)), 0) > allowed
+                       for a in self.tracks for b in others)
+        return any(min(a.last_frame, b.last_frame) - max(a.first_frame, b.first_frame) >= settings.overlap_frames
+                   and frozenset((a.tracking_id, b.tracking_id)) not in settings.twins
                    for a in self.tracks for b in others)
 
 
@@ -98,6 +116,10 @@ class JoinSettings:
     metres_per_unit: float = 1.0
     max_gap_seconds: float = MAX_GAP_SECONDS
     margin: float = MARGIN
+    overlap_frames: int = OVERLAP_FRAMES
+    twins: frozenset = frozenset()  # pairs (frozensets) of tracks that are one person's two boxes at one time
+    together: dict | None = None  # pairs of tracks seen on more than overlap_frames common frames -> how many
+    drift_seconds: float = DRIFT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -114,9 +136,10 @@ def join_tracks(tracks: list[TrackSummary], settings: JoinSettings,
     `pinned` holds what a person set on the players named by tracks' `pinned` ids."""
     groups = _seed_pinned(tracks, pinned or {})
     loose = [t for t in tracks if t.pinned is None]
-    groups += _join_by_number(loose, groups)
+    groups += _join_by_number(loose, groups, settings)
     in_group = {t.tracking_id for g in groups for t in g.tracks}
     groups += [PlayerGroup([t]) for t in sorted(loose, key=lambda t: t.first_frame) if t.tracking_id not in in_group]
+    _join_twins(groups, settings)
     while _join_by_continuity(groups, settings):
         pass
     for g in groups:
@@ -141,7 +164,8 @@ def _seed_pinned(tracks: list[TrackSummary], fixed: dict[int, Pinned]) -> list[P
     return [groups[k] for k in sorted(groups)]
 
 
-def _join_by_number(loose: list[TrackSummary], pinned: list[PlayerGroup]) -> list[PlayerGroup]:
+def _join_by_number(loose: list[TrackSummary], pinned: list[PlayerGroup], settings: JoinSettings
+                    ) -> list[PlayerGroup]:
     """Groups of (team, number); the best reads claim a number first, an overlapping read loses it."""
     by_key: dict[tuple[str, str], PlayerGroup] = {}
     for g in pinned:
@@ -155,26 +179,48 @@ def _join_by_number(loose: list[TrackSummary], pinned: list[PlayerGroup]) -> lis
         if group is None:
             group = by_key[key] = PlayerGroup([t], number=t.number)
             new.append(group)
-        elif not group.overlaps(t):
+        elif not group.overlaps(t, settings, drift=True):
             group.tracks.append(t)
         # else: two of a team with one number at one time; this weaker read is left to continuity, unnumbered
     return new
 
 
-def _compatible(a: PlayerGroup, b: PlayerGroup) -> bool:
-    if a is b or a.overlaps(b) or (a.pinned is not None and b.pinned is not None):
+def _join_twins(groups: list[PlayerGroup], settings: JoinSettings) -> None:
+    """One person's two boxes at one time (a tracker's duplicate) are one player, where nothing else objects."""
+    owner = {t.tracking_id: g for g in groups for t in g.tracks}
+    for pair in sorted(tuple(sorted(p)) for p in settings.twins):
+        ga, gb = (owner.get(t) for t in pair)
+        if ga is None or gb is None or not _compatible(ga, gb, settings):
+            continue
+        _absorb(groups, owner, ga, gb)
+
+
+def _absorb(groups: list[PlayerGroup], owner: dict[int, PlayerGroup], ga: PlayerGroup, gb: PlayerGroup) -> None:
+    """Join two groups into the pinned one (or the first)."""
+    keep, gone = (ga, gb) if ga.pinned is not None or gb.pinned is None else (gb, ga)
+    keep.tracks += gone.tracks
+    keep.number = keep.number or gone.number
+    for t in gone.tracks:
+        owner[t.tracking_id] = keep
+    groups.remove(gone)
+
+
+def _compatible(a: PlayerGroup, b: PlayerGroup, settings: JoinSettings) -> bool:
+    if a is b or (a.pinned is not None and b.pinned is not None) or a.overlaps(b, settings):
         return False
     if a.team != b.team or any(t.is_referee for t in a.tracks) != any(t.is_referee for t in b.tracks):
         return False
-    na, nb = a.number, b.number
-    return na is None or nb is None or na == nb
+    ca, cb = a.claims, b.claims  # a track that read 8 does not continue number 7, even if it lost its 8
+    return not ca or not cb or bool(ca & cb)
 
 
 def link_cost(a: TrackSummary, b: TrackSummary, settings: JoinSettings) -> float | None:
     """How unlikely it is that `b` continues `a` (0 best), or None when it cannot: too long a gap, too far to
     run in the time, no comparable positions, or another shirt colour."""
-    gap = (b.first_frame - a.last_frame) / settings.fps
-    if gap <= 0 or gap > settings.max_gap_seconds or a.end is None or b.start is None or a.space != b.space:
+    if b.first_frame - a.last_frame < -settings.overlap_frames:
+        return None
+    gap = max(b.first_frame - a.last_frame, 1) / settings.fps  # a new track may start as the old one ends
+    if gap > settings.max_gap_seconds or a.end is None or b.start is None or a.space != b.space:
         return None
     if a.colour is not None and b.colour is not None:
         colour = float(np.linalg.norm(np.subtract(a.colour, b.colour)))
@@ -203,10 +249,12 @@ def _join_by_continuity(groups: list[PlayerGroup], settings: JoinSettings) -> bo
     starts = np.array([t.first_frame for t in tracks])
     horizon = int(settings.max_gap_seconds * settings.fps) + 1
     for a in tracks:
-        lo, hi = np.searchsorted(starts, [a.last_frame + 1, a.last_frame + horizon + 1])
+        lo, hi = np.searchsorted(starts, [a.last_frame - settings.overlap_frames, a.last_frame + horizon + 1])
         for b in tracks[lo:hi]:
+            if b.tracking_id == a.tracking_id or b.first_frame <= a.first_frame:
+                continue
             ga, gb = owner[a.tracking_id], owner[b.tracking_id]
-            if not _compatible(ga, gb):
+            if not _compatible(ga, gb, settings):
                 continue
             cost = link_cost(a, b, settings)
             if cost is not None:
@@ -223,14 +271,9 @@ def _join_by_continuity(groups: list[PlayerGroup], settings: JoinSettings) -> bo
     joined = False
     for _, a_id, b_id in sorted(links):
         ga, gb = owner[a_id], owner[b_id]
-        if not _compatible(ga, gb):
+        if not _compatible(ga, gb, settings):
             continue
-        keep, gone = (ga, gb) if ga.pinned is not None or gb.pinned is None else (gb, ga)
-        keep.tracks += gone.tracks
-        keep.number = keep.number or gone.number
-        for t in gone.tracks:
-            owner[t.tracking_id] = keep
-        groups.remove(gone)
+        _absorb(groups, owner, ga, gb)
         joined = True
     return joined
 

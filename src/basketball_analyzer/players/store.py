@@ -23,9 +23,10 @@ from ..analytics.possession import BALL_LABEL
 from ..analytics.tracks import TrackRows, iter_tracks, list_tracks, require_detections
 from ..db.players import Player, RosterEntry, TrackPlayer
 from ..db.models import utcnow
-from .joining import JoinSettings, Pinned, PlayerGroup, TrackSummary, join_tracks
+from .joining import OVERLAP_FRAMES, JoinSettings, Pinned, PlayerGroup, TrackSummary, join_tracks
 
 END_BOXES = 5  # a track's start and end position: the median of this many boxes (one box's foot point is noisy)
+TWIN_IOU = 0.5
 AUTO, MANUAL = "auto", "manual"
 
 
@@ -98,6 +99,34 @@ def _summaries(session: Session, video_id: int, skip: set[int], mapped: bool) ->
     return rows, geometry
 
 
+def co_presence(rows: list[TrackRows], min_frames: int = OVERLAP_FRAMES,
+                min_iou: float = TWIN_IOU) -> tuple[frozenset, dict]:
+    """(twins, together): pairs of tracks seen on more than `min_frames` common frames, split into one person's
+    two boxes (median IoU on those frames at least `min_iou`: a detector boxed him twice, or the tracker started
+    a new track while it still held the old one) and two people. Tracks whose spans overlap but whose frames do
+    not (a tracker's lost track and its stand-in) are neither. `together` maps a pair to its common frames."""
+    from ..detection.stitching import box_iou
+
+    order = sorted(rows, key=lambda t: int(t.frames[0]))
+    alive: list[TrackRows] = []
+    twins, together = set(), {}
+    for track in order:
+        start = int(track.frames[0])
+        alive = [a for a in alive if int(a.frames[-1]) - start >= min_frames]
+        for other in alive:
+            common, i, j = np.intersect1d(other.frames, track.frames, assume_unique=True, return_indices=True)
+            if len(common) <= min_frames:
+                continue
+            ious = np.diag(box_iou(other.xyxy[i], track.xyxy[j]))
+            pair = frozenset((other.tracking_id, track.tracking_id))
+            if float(np.median(ious)) >= min_iou:
+                twins.add(pair)
+            else:
+                together[pair] = len(common)
+        alive.append(track)
+    return frozenset(twins), together
+
+
 def identify_players(session: Session, video_id: int, reader=None,
                      on_progress: Callable[[int, int], None] | None = None, read_numbers: bool = True) -> PlayersReport:
     """Read jersey numbers on tracks not read yet, join tracks into players and store them (see module doc).
@@ -145,7 +174,9 @@ def identify_players(session: Session, video_id: int, reader=None,
             t.tracking_id, t.label, teams.get(t.tracking_id), int(t.frames[0]), int(t.frames[-1]), len(t.frames),
             number, confidence, start, end, space, height, colours.get(t.tracking_id),
             pinned_tracks.get(t.tracking_id)))
-    settings = JoinSettings(fps=video.fps or 30.0, metres_per_unit=loaded[1].metres_per_unit if loaded else 1.0)
+    twins, together = co_presence(rows)
+    settings = JoinSettings(fps=video.fps or 30.0, metres_per_unit=loaded[1].metres_per_unit if loaded else 1.0,
+                            twins=twins, together=together)
     groups = join_tracks(summaries, settings, {pid: Pinned(p.team, p.number) for pid, p in manual.items()})
     _store(session, video_id, groups, manual, pinned_tracks, reads)
     return PlayersReport(video_id, list_players(session, video_id), len(todo) if has_file and read_numbers else 0,
