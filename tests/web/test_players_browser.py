@@ -51,6 +51,7 @@ def viewer(site, web_clip):
     page.goto(f"{base}/videos/{video_id}")
     page.wait_for_selector(f"body[data-frame='0'][data-players='{len(set(owner.values()))}']", timeout=20_000)
     page.wait_for_selector("#players tr[data-player]")
+    page.wait_for_selector("#tracks tr[data-track]", state="attached")  # the teams, for the tracks' labels
     return page, owner
 
 

@@ -32,8 +32,8 @@ export class Panels {
 
   load(meta) {
     this.meta = meta;
-    api(`/api/videos/${this.videoId}/tracks`).then((rows) => this.showTracks(rows)).catch(() => {});
-    // Boxes drawn before the players arrived get their numbers now.
+    // Boxes drawn before the teams or the players arrived get their colours and numbers now.
+    api(`/api/videos/${this.videoId}/tracks`).then((rows) => { this.showTracks(rows); this.onChange?.(); }).catch(() => {});
     this.players.load().then(() => { this.showList(); this.showSelected(); this.onChange?.(); }, () => {});
     document.getElementById("list-toggle").addEventListener("click", () => {
       this.rawTracks = !this.rawTracks;
