@@ -98,7 +98,7 @@ def test_a_selected_player_stays_selected_across_his_tracks(viewer, web_clip):
     page.wait_for_selector(f"body[data-selected-player='{owner[0]}']")
     shown = labels(page)
     assert shown["#23 Ada Lovelace"] == 1 and shown["#33"] < 0.5  # bright, the others dimmed
-    assert "#0" in page.inner_text("#selected") and f"#{HANDOVER[1]}" in page.inner_text("#selected")
+    assert "track 0 (frames" in page.inner_text("#selected") and f"track {HANDOVER[1]} (frames" in page.inner_text("#selected")
     wait_until(page, "document.getElementById('heat-player')?.naturalWidth > 0")
     assert f"/players/{owner[0]}/heatmap.png" in page.get_attribute("#heat-player", "src")
     go(page, 90)  # track 0 ended at 59: the same player, on track 20, still selected and bright

@@ -87,7 +87,7 @@ export class PlayerList {
         // Neither number nor name: his tracks, as his boxes are labelled.
         el("td", { class: p.name || p.number !== null ? "pname" : "pname muted" },
           p.name || (p.number !== null ? "—" : p.tracks.map((t) => `track ${t}`).join(", "))),
-        el("td", { class: "num", title: `tracks ${p.tracks.map((t) => "#" + t).join(", ")}` }, p.tracks.length),
+        el("td", { class: "num", title: `tracks ${p.tracks.join(", ")}` }, p.tracks.length),
         el("td", { class: "num" }, `${(p.frames / fps).toFixed(1)} s`),
         el("td", { class: "num" }, s ? s.distance.toFixed(1) : panels.statsFailed ? "—" : "…"));
     });
@@ -141,7 +141,7 @@ export class PlayerList {
       ["avg speed", `${s.avg_speed.toFixed(2)} ${u}/s`], ["top speed", `${s.top_speed.toFixed(2)} ${u}/s`]);
     const tracks = el("ul", { class: "player-tracks" }, ...p.tracks.map((t) => {
       const row = panels.teams.get(t);
-      return el("li", { "data-track": t }, `#${t}` + (row ? ` (frames ${row.first_frame}–${row.last_frame})` : ""),
+      return el("li", { "data-track": t }, `track ${t}` + (row ? ` (frames ${row.first_frame}–${row.last_frame})` : ""),
         p.tracks.length > 1 ? el("button", { type: "button", class: "split", title: "make this track a player of its own",
           onclick: () => this.split(t) }, "split off") : "");
     }));
