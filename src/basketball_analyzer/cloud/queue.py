@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..exceptions import ConditionFailed, JobError, LeaseLost, ManifestError, ManifestTooNew
-from ..lifecycle import ACTIVE, RETRY, JobQueue
+from ..lifecycle import ACTIVE, IMPORT, RETRY, JobQueue
 from . import segments
 from .job import CloudJob
 from .jobfiles import LEASE_PREFIX, PENDING_PREFIX
@@ -326,7 +326,7 @@ class CloudQueue(ManifestStore, JobQueue):
         was cancelled or retried meanwhile), so `imported` is never written over other results.
         """
         def change(m: JobManifest) -> JobManifest | None:
-            if results_sha256 is not None and m.results_sha256 != results_sha256:
+            if results_sha256 is not None and (m.results_sha256 != results_sha256 or not IMPORT.allows(m.status)):
                 raise JobError(f"job {m.job_id} changed while it was being imported (it is {m.status.value} "
                                "now); nothing imported")
             return None if m.status is S.imported else m.transition(S.imported)
