@@ -31,3 +31,14 @@ def sam3_env(tiny_sam3, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     return tiny_sam3
+
+
+@pytest.fixture(scope="module")
+def memory_sam3():
+    """(model, processor): the tiny architecture with memory-dependent masks, in memory (see memory_sam3.py)."""
+    import torch
+    from memory_sam3 import memory_dependent_sam3
+    from support.tiny_sam3 import make_processor
+
+    torch.set_num_threads(1)
+    return memory_dependent_sam3(), make_processor()

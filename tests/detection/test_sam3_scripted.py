@@ -23,18 +23,24 @@ def processor():
     return make_processor()
 
 
-def run(processor, n: int, threshold: float = 0.5, prune: bool = True, marks=()):
-    """Track n blank frames with the scripted model; return (results, {frame: session bytes})."""
+def run(processor, n: int, threshold: float = 0.5, prune: bool = True, marks=(), detector=None, **options):
+    """Track n blank frames with the scripted model; return (results, {frame: session bytes}).
+    `detector(det, frame)` is called as each frame comes out."""
     from support.scripted_sam3 import ScriptedSam3, frame_image
 
     model = ScriptedSam3()
+    limits = {name: options.pop(name) for name in ("session_frames", "handover_frames") if name in options}
     det = Sam3Detector(model, processor, prompts=("basketball player", "referee"),
-                       confidence_threshold=threshold, prune=prune, prefetch=8)
+                       confidence_threshold=threshold, prune=prune, prefetch=8, **options)
+    for name, value in limits.items():
+        setattr(det, name, value)
     results, sizes = [], {}
     for i, result in enumerate(det.track(Frame(f, frame_image(f, H, W)) for f in range(n))):
         results.append(result)
         if i in marks:
             sizes[i] = session_bytes(det.session)
+        if detector:
+            detector(det, i)
     return model, results, sizes
 
 
@@ -113,3 +119,51 @@ def test_without_pruning_the_session_grows(processor):
     """The measurement above can fail: the same script unpruned holds more every frame."""
     _, _, sizes = run(processor, 401, prune=False, marks=(200, 400))
     assert sizes[400] > 1.6 * sizes[200], sizes
+
+
+def test_sessions_hand_over_before_their_frame_limit_and_ids_carry_on(processor):
+    """With the session limit lowered to 150 frames (90,000 in use), 500 frames run in 4 sessions, none
+    past its limit, and every object keeps one id across the hand-overs (boxes exact throughout)."""
+    steps: list[tuple[int, int]] = []
+
+    def watch(det, frame):
+        steps.append((id(det.session), len(det.session.processed_frames)))
+
+    n = 500
+    model, results, _ = run(processor, n, detector=watch, session_frames=150, handover_frames=20)
+    ids = check(model, results, n, 0.5)
+    assert sorted(ids.values()) == [0, 1, 2]
+    per_session: dict[int, int] = {}
+    for session, count in steps:
+        per_session[session] = max(per_session.get(session, 0), count)
+    assert len(per_session) == 4 and max(per_session.values()) <= 150, per_session
+
+
+def test_tracks_empty_for_a_while_are_retired(processor):
+    """Retiring after 1 s: player A, away on frames 300-359, leaves the tracker after 30 empty frames and
+    comes back as a new track (its boxes still exact); never retired, A keeps its track and its memory."""
+    counts: dict[int, int] = {}
+
+    def watch(det, frame):
+        counts[frame] = len(det.session.obj_ids)
+
+    n = 400
+    model, results, _ = run(processor, n, detector=watch, retire_after_s=1.0)
+    things = {t.key: t for t in model.things}
+    a = things["A"]
+    before = {int(i) for r in results[:300] for i, box in zip(r.tracker_id, r.xyxy) if _is(a, r, box)}
+    after = {int(i) for r in results[360:] for i, box in zip(r.tracker_id, r.xyxy) if _is(a, r, box)}
+    assert len(before) == 1 and len(after) == 1 and before != after
+    # Frames come out 4 (the hot-start delay) after they are tracked: A left the tracker 30 frames after 300.
+    assert counts[290] == 3 and counts[340] == 2 and counts[390] == 3, counts
+    _, kept, _ = run(processor, n, detector=watch, retire_after_s=0)
+    assert counts[340] == 3
+    assert len({int(i) for r in kept[:300] + kept[360:] for i, box in zip(r.tracker_id, r.xyxy) if _is(a, r, box)}) == 1
+
+
+def _is(thing, result, box) -> bool:
+    """Whether `box` on `result`'s frame is `thing`'s scripted box."""
+    from support.scripted_sam3 import expected_box
+
+    f = int(result.frame_number[0])
+    return thing.visible(f) and tuple(int(v) for v in box) == expected_box(thing.cells(f), H, W)
