@@ -29,8 +29,9 @@ DET_MIN_SIDE = 320
 and reads no more digits on torso crops)."""
 LINE_MARGIN = 0.3
 """Each found line of text is widened by this much of its height on both sides before it is recognised."""
-MIN_READ_CONFIDENCE = 0.6
-"""Reads the recogniser scores below this are dropped."""
+MIN_READ_CONFIDENCE = 0.35
+"""Reads the recogniser scores below this are dropped. A lone digit on a real shirt (Lillard's 0) scores
+0.4-0.9 where a two-digit number on the sample game scores 0.99; the vote weighs what is kept."""
 SAMPLES_PER_TRACK = 12
 """Boxes read per track, spread over its life."""
 VOTE_SHARE = 0.6
@@ -162,8 +163,7 @@ class NumberReader:
 
             threads = self.threads or -1  # -1: ONNX Runtime picks (all cores)
             self._engine = RapidOCR(det_limit_side_len=DET_MIN_SIDE, det_limit_type="min", print_verbose=False,
-                                    rec_batch_num=READ_BATCH, intra_op_num_threads=threads,
-                                    inter_op_num_threads=1)
+                                    intra_op_num_threads=threads, inter_op_num_threads=1)
         return self._engine
 
     def _prepare(self, crop: np.ndarray) -> np.ndarray:
@@ -172,39 +172,34 @@ class NumberReader:
         return cv2.resize(crop, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_CUBIC)
 
     def read(self, crop: np.ndarray) -> NumberRead | None:
-        """The number on one torso crop (BGR), or None when none is read clearly."""
-        return self.read_many([crop])[0]
-
-    def read_many(self, crops: Sequence[np.ndarray]) -> list[NumberRead | None]:
-        """`read` for many crops: text is found crop by crop, then all the found lines are recognised in
-        batches, which is faster than one recognition call per crop."""
+        """The number on one torso crop (BGR), or None when none is read clearly: text lines are found on the
+        enlarged crop, each is recognised, and the largest that reads as a number wins (the number is the
+        largest print on a shirt; a team name or a sponsor is smaller, or not digits)."""
         import cv2
 
         engine = self.engine
-        lines: list[np.ndarray] = []
-        owners: list[tuple[int, float]] = []  # (crop index, the text box's area)
-        for i, crop in enumerate(crops):
-            img = self._prepare(crop)
-            boxes, _ = engine.text_det(img)
-            if boxes is None or not len(boxes):
-                continue
-            for box, line in zip(boxes, engine.get_crop_img_list(img, list(boxes))):
-                # Shirt around the digits: the recogniser, trained on lines of text, misreads a lone digit
-                # cut tight at its sides (a 4 as a +) more often.
-                side = int(LINE_MARGIN * line.shape[0])
-                lines.append(cv2.copyMakeBorder(line, 0, 0, side, side, cv2.BORDER_REPLICATE))
-                owners.append((i, _quad_area(box)))
-        out: list[NumberRead | None] = [None] * len(crops)
-        if not lines:
-            return out
+        img = self._prepare(crop)
+        boxes, _ = engine.text_det(img)
+        if boxes is None or not len(boxes):
+            return None
+        lines = []
+        for line in engine.get_crop_img_list(img, list(boxes)):
+            # Shirt around the digits: the recogniser, trained on lines of text, misreads a lone digit cut
+            # tight at its sides (a 4 as a +) more often.
+            side = int(LINE_MARGIN * line.shape[0])
+            lines.append(cv2.copyMakeBorder(line, 0, 0, side, side, cv2.BORDER_REPLICATE))
+        # One crop's lines in one call: batching lines of many crops was slower on the CPU (measured).
         texts, _ = engine.text_rec(lines)
-        best_area = [0.0] * len(crops)
-        for (i, area), (text, score) in zip(owners, texts):
-            number = parse_number(text)
-            # The number is the largest print on a shirt: a team name or a sponsor is smaller (or not digits).
-            if number is not None and score >= self.min_confidence and area > best_area[i]:
-                out[i], best_area[i] = NumberRead(number, float(score)), area
-        return out
+        best, best_area = None, 0.0
+        for box, (text, score) in zip(boxes, texts):
+            number, area = parse_number(text), _quad_area(box)
+            if number is not None and score >= self.min_confidence and area > best_area:
+                best, best_area = NumberRead(number, float(score)), area
+        return best
+
+    def read_many(self, crops: Sequence[np.ndarray]) -> list[NumberRead | None]:
+        """`read` for each crop."""
+        return [self.read(c) for c in crops]
 
 
 def _quad_area(quad: np.ndarray) -> float:
@@ -214,7 +209,7 @@ def _quad_area(quad: np.ndarray) -> float:
 
 
 READ_BATCH = 16
-"""Crops read per `read_many` call while a video is decoded."""
+"""Crops gathered while a video is decoded before they are read."""
 
 
 def read_track_numbers(video_path: str | os.PathLike, tracks: Iterable, samples_per_track: int = SAMPLES_PER_TRACK,
