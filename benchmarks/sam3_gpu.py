@@ -1,19 +1,24 @@
-"""SAM 3 on a GPU: frames/s, per-stage time, peak GPU memory and session size at 1, 5, 12 and 20 objects.
+"""SAM 3 over a game: frames/s, time per stage and memory over many frames, pruned against unpruned.
 
-The full-size SAM 3 architecture with random weights (no download) runs through `Sam3Detector` on a
-1920x1080 synthetic court clip decoded from an mp4. Random weights do not give a controlled number of
-objects, so the detector stage is scripted: the real DETR detector still runs on every frame (its time
-counts), but the detections handed to the tracker are exactly N (so N tracks are born on frame 0 and kept);
-the tracker, memory encoder, duplicate suppression and post-processing all run for real.
+The full-size SAM 3 (`Sam3VideoConfig()`, facebook/sam3's architecture: 859.9M parameters) is built with
+random weights (no download; speed and memory do not depend on the weights' values) and run through
+`Sam3Detector` on 1280 x 720 frames with two prompts ("basketball player", "referee"). Random weights
+detect nothing useful, so a game is steered: every model stage runs for real on every frame (vision
+backbone, DETR detector per prompt, tracker propagation per object, memory encoder, hot-start, duplicate
+suppression, post-processing), then the detector's and the tracker's outputs are replaced by a script of
+12 objects (10 players, 2 referees) that are born one after another, leave the frame and come back: half
+the exits are short (the track waits, empty), half long (the track is retired and a new one is born). The
+script's masks are the shape the real model would return, so association, hot-start, retirement and
+pruning see a game.
 
-    uv run python benchmarks/sam3_gpu.py [--frames 2000] [--objects 1,5,12,20] [--dtype bfloat16]
+    uv run --extra sam3 python benchmarks/sam3_gpu.py [--frames 10000] [--unpruned-frames 1000]
 
-Prints per object count: frames/s over the whole run, peak CUDA memory, the session's tensor bytes near
-the start and at the end (flat when pruning works), and a per-stage breakdown in ms/frame measured with
-CUDA synchronisation on the first `--profile-frames` frames (decode, preprocess, vision backbone, detector
-head, tracker, post-process). Needs CUDA; without it, it says so in one line and exits 1. `--smoke` runs
-the same code on the CPU with the tiny test architecture, so the test suite keeps this script working
-(its numbers mean nothing).
+Prints frames/s (after the first `--warmup` frames), ms per processed frame for each stage (synchronised
+on CUDA; preprocess runs on its own thread beside the model), peak memory and the session's tensor bytes
+per window of `--window` frames (flat when pruning works), and the same run unpruned on fewer frames
+(it grows every frame). Needs CUDA; without it, it says so in one line and exits 1. `--smoke` runs the same
+code on the CPU with the tiny test architecture at 320 x 180 (the test suite does; its numbers mean
+nothing about a GPU).
 """
 
 from __future__ import annotations
@@ -21,14 +26,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-STAGES = ("decode", "preprocess", "backbone", "detector", "tracker", "postprocess")
+STAGES = ("preprocess", "backbone", "detector", "tracker", "postprocess")
+PROMPTS = ("basketball player", "referee")
+OBJECTS = 12  # the last two are referees
 
 
 def _rss_mb() -> float:
@@ -37,134 +43,209 @@ def _rss_mb() -> float:
 
 
 class Timer:
-    """Accumulates wall time per stage; with `sync`, waits for the GPU around each timed call."""
+    """Accumulates wall time per stage; with `sync`, waits for the device around each timed call."""
 
     def __init__(self, sync):
-        self.sync, self.on = sync, False
+        self.sync = sync
         self.total: dict[str, float] = defaultdict(float)
 
     def wrap(self, stage: str, fn, exclude: str | None = None):
-        """`fn` timed as `stage`; time already counted under `exclude` during the call is subtracted."""
+        """`fn` timed as `stage`; time counted under `exclude` during the call is subtracted."""
         def timed(*args, **kwargs):
-            if not self.on:
-                return fn(*args, **kwargs)
             self.sync()
             before, start = self.total[exclude] if exclude else 0.0, time.perf_counter()
             out = fn(*args, **kwargs)
             self.sync()
-            inner = (self.total[exclude] - before) if exclude else 0.0
-            self.total[stage] += time.perf_counter() - start - inner
+            self.total[stage] += time.perf_counter() - start - ((self.total[exclude] - before) if exclude else 0.0)
             return out
         return timed
 
 
-def force_objects(model, count: int) -> None:
-    """Make the tracker hold exactly `count` objects: the real detector runs, then `count` detections are
-    handed on (whole-frame masks, score 0.95), matching the biased tracker's whole-frame masks so each
-    frame confirms the tracks instead of starting new ones; duplicate removal is turned off for them."""
+class Script:
+    """Where each of the 12 objects is on each frame, in low-resolution mask cells, and when it is away.
+
+    Object k enters at frame 2k; each leaves once per `cycle` frames, the even ones for `short` frames
+    (shorter than the retirement delay: the track waits), the odd ones for `long` (the track is retired,
+    the return is a new track). Boxes sit in separate lanes, so tracks do not overlap.
+    """
+
+    def __init__(self, size: int, retire: int, cycle: int):
+        self.size, self.retire, self.cycle = size, retire, cycle
+        self.short, self.long = max(2, retire // 2), 2 * retire
+
+    def visible(self, k: int, f: int) -> bool:
+        if f < 2 * k:
+            return False
+        phase = (f + k * self.cycle // OBJECTS) % self.cycle
+        away = self.short if k % 2 == 0 else self.long
+        return not self.cycle // 2 <= phase < self.cycle // 2 + away
+
+    def cells(self, k: int, f: int) -> tuple[int, int, int, int]:
+        """(row0, col0, row1, col1), exclusive ends: a box that moves along its lane and back."""
+        lanes, n = 4, self.size
+        h, w = max(2, n // 8), max(2, n // 10)
+        row = (k % lanes) * n // lanes + 1
+        span = n - w - 2
+        t = (f * max(1, n // 64) + k * 7) % (2 * span)
+        col = 1 + (t if t < span else 2 * span - t)
+        col = (col + (k // lanes) * (n // 3)) % (n - w - 1)
+        return row, col, row + h, col + w
+
+    def mask(self, k: int, f: int, inside: float):
+        import torch
+
+        r0, c0, r1, c1 = self.cells(k, f)
+        m = torch.full((self.size, self.size), -10.0)
+        m[r0:r1, c0:c1] = inside
+        return m
+
+    def events(self, frames: int) -> tuple[int, int]:
+        """(exits, re-entries) over `frames` frames."""
+        exits = entries = 0
+        for k in range(OBJECTS):
+            seen = [self.visible(k, f) for f in range(frames)]
+            exits += sum(a and not b for a, b in zip(seen, seen[1:]))
+            entries += sum(b and not a for a, b in zip(seen[2 * k:], seen[2 * k + 1:]))
+        return exits, entries
+
+
+def steer(model, script: Script, frame_of: dict) -> dict:
+    """Replace the detector's and the tracker's outputs by the script's after they ran; returns counters."""
     import torch
 
-    real = model.run_detection
-    size = model.low_res_mask_size
+    size = script.size
+    thing_of: dict[int, int] = {}  # track id -> scripted object
+    stats = {"born": 0}
+    detect, propagate, add_new = model.run_detection, model.run_tracker_propagation, model._tracker_add_new_objects
 
     def run_detection(inference_session, vision_embeds):
-        out = real(inference_session=inference_session, vision_embeds=vision_embeds)
-        device = vision_embeds.last_hidden_state.device
-        return {pid: {"bbox": torch.tensor([[0.0, 0.0, 1.0, 1.0]] * count, device=device),
-                      "mask": torch.full((count, size, size), 10.0, device=device),
-                      "scores": torch.full((count,), 0.95, device=device)} for pid in out}
+        out = detect(inference_session=inference_session, vision_embeds=vision_embeds)
+        f, device = frame_of["frame"], vision_embeds.last_hidden_state.device
+        steered = {}
+        for pid in out:
+            ks = [k for k in range(OBJECTS) if (k >= OBJECTS - 2) == (pid == 1) and script.visible(k, f)]
+            boxes = [[c / size for c in (c0, r0, c1, r1)] for r0, c0, r1, c1 in (script.cells(k, f) for k in ks)]
+            # The inside logit names the object (5 + k / 16), so a new track can be told which it follows.
+            masks = [script.mask(k, f, 5 + k / 16) for k in ks]
+            steered[pid] = {"bbox": torch.tensor(boxes, device=device).reshape(-1, 4),
+                            "mask": (torch.stack(masks) if masks else torch.zeros(0, size, size)).to(device),
+                            "scores": torch.full((len(ks),), 0.95, device=device)}
+        return steered
+
+    def _tracker_add_new_objects(inference_session, frame_idx, new_obj_ids, new_obj_masks, reverse=False):
+        for obj_id, mask in zip(new_obj_ids, new_obj_masks):
+            thing_of[int(obj_id)] = round((float(mask.max()) - 5) * 16)
+        stats["born"] += len(new_obj_ids)
+        return add_new(inference_session=inference_session, frame_idx=frame_idx, new_obj_ids=new_obj_ids,
+                       new_obj_masks=new_obj_masks, reverse=reverse)
+
+    def run_tracker_propagation(inference_session, frame_idx, reverse):
+        masks, scores = propagate(inference_session=inference_session, frame_idx=frame_idx, reverse=reverse)
+        if masks.shape[0] == 0:
+            return masks, scores
+        f = frame_of["frame"]
+        shown = [script.visible(thing_of[int(o)], f) for o in inference_session.obj_ids]
+        steered = torch.stack([script.mask(thing_of[int(o)], f, 10.0) if here else torch.full((size, size), -10.0)
+                               for o, here in zip(inference_session.obj_ids, shown)])
+        logits = torch.tensor([5.0 if here else -5.0 for here in shown]).reshape(scores.shape)
+        return steered.to(masks.device, masks.dtype), logits.to(scores.device, scores.dtype)
 
     model.run_detection = run_detection
-    model.hotstart_dup_thresh = 10**9  # identical forced objects are not duplicates to remove
-    model.suppress_overlapping_based_on_recent_occlusion_threshold = 0.0
+    model._tracker_add_new_objects = _tracker_add_new_objects
+    model.run_tracker_propagation = run_tracker_propagation
+    return stats
 
 
-def clip_frames(path: Path, frames: int, timer: Timer):
-    """`frames` frames decoded from the clip at `path`, looping it, re-numbered; decode time is timed."""
-    from basketball_analyzer.video import Frame, iter_frames
+def frames_of(width: int, height: int, count: int, frame_of: dict):
+    """`count` frames cycling through 30 rendered court frames; records which frame the model is on."""
+    from basketball_analyzer.sample import default_players, draw_court, render_frame
+    from basketball_analyzer.video import Frame
 
-    index = 0
-    while index < frames:
-        source = iter_frames(path)
-        while index < frames:
-            start = time.perf_counter()
-            frame = next(source, None)
-            if timer.on:
-                timer.total["decode"] += time.perf_counter() - start
-            if frame is None:
-                break
-            yield Frame(index, frame.image)
-            index += 1
+    players, court = default_players(width, height, 10), draw_court(width, height)
+    images = [render_frame(i, width, height, players, court)[0] for i in range(30)]
+    for i in range(count):
+        yield Frame(i, images[i % len(images)])
 
 
-def run(objects: int, dtype: str, frames: int, clip: Path, profile_frames: int, smoke: bool) -> dict:
-    """One timed run with `objects` forced objects; returns frames/s, memory and ms/frame per stage."""
+def run(frames: int, smoke: bool, dtype: str, prune: bool, window: int, warmup: int) -> dict:
+    """One steered run; returns frames/s, ms per processed frame by stage, and memory per window."""
     import torch
-    from support.tiny_sam3 import IMAGE_SIZE, bias_detection_head, make_processor, tiny_config
+    from support.tiny_sam3 import bias_detection_head, make_processor, tiny_config
     from transformers import Sam3VideoConfig, Sam3VideoModel
 
     from basketball_analyzer.detection.sam3 import Sam3Detector
     from basketball_analyzer.detection.sam3_session import session_bytes
 
-    device = "cpu" if smoke else "cuda"
-    cuda = device == "cuda"
+    cuda = not smoke
+    device = "cuda" if cuda else "cpu"
     torch.manual_seed(0)
     model = Sam3VideoModel(tiny_config() if smoke else Sam3VideoConfig()).to(getattr(torch, dtype))
     bias_detection_head(model)
     model = model.to(device).eval()
-    force_objects(model, objects)
-    det = Sam3Detector(model, make_processor(IMAGE_SIZE if smoke else 1008), device=device, dtype=dtype,
-                       confidence_threshold=0.0, source="tiny SAM 3 (smoke)" if smoke else "random full-size SAM 3")
-    timer = Timer(torch.cuda.synchronize if cuda else (lambda: None))
+    det = Sam3Detector(model, make_processor(112 if smoke else 1008), prompts=PROMPTS, device=device,
+                       dtype=dtype, confidence_threshold=0.5, prune=prune, retire_after_s=0.5 if smoke else 10.0,
+                       source="steered random SAM 3")
+    retire = det.retire_frames(30.0)
+    script = Script(model.low_res_mask_size, retire, cycle=8 * retire)
+    frame_of = {"frame": 0}
+    stats = steer(model, script, frame_of)
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    timer = Timer(sync)
     model.detector_model.get_vision_features = timer.wrap("backbone", model.detector_model.get_vision_features)
     model.run_detection = timer.wrap("detector", model.run_detection)
     for name in ("run_tracker_propagation", "run_tracker_update_planning_phase", "run_tracker_update_execution_phase"):
         setattr(model, name, timer.wrap("tracker", getattr(model, name)))
+    forward = model.forward
+
+    def counting_forward(**kwargs):
+        stats["steps"] = stats.get("steps", 0) + 1
+        frame_of["frame"] = int(kwargs["frame_idx"])  # one session here: session index = frame number
+        return forward(**kwargs)
+
+    model.forward = counting_forward
     det._prepare = timer.wrap("preprocess", det._prepare)
     det._detections = timer.wrap("postprocess", det._detections)
-    det.prefetch = 1  # preprocessing on its thread still overlaps; the breakdown says so
 
+    width, height = (320, 180) if smoke else (1280, 720)
+    windows, boxes, ids, started = [], 0, set(), None
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    first_mark = min(100, frames // 4)
-    at: dict[int, tuple[float, float]] = {}
-    boxes, started, profiled_until = 0, time.perf_counter(), None
-    timer.on = profile_frames > 0
-    for index, result in enumerate(det.track(clip_frames(clip, frames, timer))):
+    for index, result in enumerate(det.track(frames_of(width, height, frames, frame_of), fps=30.0)):
         boxes += len(result)
-        if index + 1 == profile_frames:
-            timer.on, profiled_until = False, time.perf_counter()
-            started_rest = profiled_until
-        if index in (first_mark, frames - 1):
-            at[index] = (session_bytes(det.session) / 1e6, _rss_mb())
-    if cuda:
-        torch.cuda.synchronize()
-    end = time.perf_counter()
-    # frames/s from the unprofiled part (synchronised timing slows the profiled frames down)
-    rest = frames - profile_frames
-    fps = rest / (end - started_rest) if profiled_until and rest > 0 else frames / (end - started)
-    peak = torch.cuda.max_memory_allocated() / 1e6 if cuda else float("nan")
+        ids |= result.track_ids()
+        if index + 1 == warmup:
+            sync()
+            started, stages_before, steps_before = time.perf_counter(), dict(timer.total), stats["steps"]
+        if (index + 1) % window == 0:
+            peak = torch.cuda.max_memory_allocated() / 1e6 if cuda else _rss_mb()
+            windows.append((index + 1, peak, session_bytes(det.session) / 1e6, len(det.session.obj_ids)))
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
+    sync()
+    elapsed = time.perf_counter() - started
+    steps = stats["steps"] - steps_before
+    ms = {s: 1000 * (timer.total[s] - stages_before.get(s, 0.0)) / max(1, steps) for s in STAGES}
+    exits, entries = script.events(frames)
     det.close()
     del model
     if cuda:
         torch.cuda.empty_cache()
-    per_frame = {s: 1000 * timer.total[s] / max(1, min(profile_frames, frames)) for s in STAGES}
-    return {"objects": objects, "fps": fps, "peak_gpu_mb": peak, "boxes_per_frame": boxes / frames,
-            "at": at, "first": first_mark, "ms": per_frame}
+    return {"fps": (frames - warmup) / elapsed, "ms": ms, "windows": windows, "boxes": boxes / frames,
+            "born": stats["born"], "ids": len(ids), "exits": exits, "entries": entries, "retire": retire}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=2000)
-    parser.add_argument("--objects", default="1,5,12,20")
+    parser.add_argument("--frames", type=int, default=10_000)
+    parser.add_argument("--unpruned-frames", type=int, default=1000)
+    parser.add_argument("--window", type=int, default=1000, help="frames per memory reading")
+    parser.add_argument("--warmup", type=int, default=100, help="frames left out of frames/s and stage times")
     parser.add_argument("--dtype", default="bfloat16")
-    parser.add_argument("--profile-frames", type=int, default=100)
     parser.add_argument("--smoke", action="store_true",
-                        help="tiny architecture on the CPU, to check the script itself; numbers mean nothing")
+                        help="tiny architecture on the CPU at 320x180, to check the script; numbers mean nothing")
     args = parser.parse_args()
     if args.smoke:
-        args.frames, args.objects, args.dtype = min(args.frames, 24), "1,3", "float32"
-        args.profile_frames = min(args.profile_frames, 8)
+        args.frames, args.unpruned_frames, args.window, args.warmup, args.dtype = 80, 80, 20, 20, "float32"
     try:
         import torch
     except ImportError:
@@ -173,34 +254,29 @@ def main() -> int:
     if not args.smoke and not torch.cuda.is_available():
         print("sam3_gpu: no CUDA GPU on this machine; run this benchmark on a CUDA machine")
         return 1
-    from basketball_analyzer.sample import make_sample_clip
-
-    width, height = (320, 180) if args.smoke else (1920, 1080)
-    where = f"CPU smoke run (tiny model, {width}x{height})" if args.smoke else \
-        f"GPU: {torch.cuda.get_device_name(0)}; {width}x{height}"
-    print(f"{where}; {args.frames} frames, {args.dtype}, forced objects {args.objects}")
-    print(f"{'objects':>7} {'frames/s':>9} {'peak GPU MB':>12} {'boxes/frame':>12} {'session MB early':>17} "
-          f"{'session MB end':>15} {'RSS MB early':>13} {'RSS MB end':>11}")
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        clip = Path(tmp) / "clip.mp4"
-        make_sample_clip(clip, frames=min(args.frames, 120), width=width, height=height)
-        for count in (int(c) for c in args.objects.split(",")):
-            r = run(count, args.dtype, args.frames, clip, args.profile_frames, args.smoke)
-            results.append(r)
-            s1, h1 = r["at"].get(r["first"], (float("nan"),) * 2)
-            s2, h2 = r["at"].get(args.frames - 1, (float("nan"),) * 2)
-            print(f"{count:7d} {r['fps']:9.2f} {r['peak_gpu_mb']:12.0f} {r['boxes_per_frame']:12.1f} {s1:17.1f} "
-                  f"{s2:15.1f} {h1:13.0f} {h2:11.0f}", flush=True)
-    print(f"stage breakdown, ms/frame over the first {args.profile_frames} frames (synchronised; preprocess "
-          "runs on a thread beside the model):")
-    print(f"{'objects':>7} " + " ".join(f"{s:>11}" for s in STAGES))
-    for r in results:
-        print(f"{r['objects']:7d} " + " ".join(f"{r['ms'][s]:11.1f}" for s in STAGES))
-    base = results[0]
-    for r in results[1:]:
-        print(f"{r['objects']} objects against {base['objects']} (the baseline): "
-              f"{r['fps'] / base['fps']:.2f}x the frames/s")
+    if args.smoke:
+        torch.set_num_threads(1)
+    where = "CPU smoke run (tiny model, 320x180)" if args.smoke else \
+        f"GPU: {torch.cuda.get_device_name(0)}; full-size SAM 3, random weights, 1280x720"
+    memory = "RSS MB" if args.smoke else "peak GPU MB"
+    print(f"{where}; {args.dtype}; prompts {', '.join(PROMPTS)}; {OBJECTS} steered objects")
+    results = {}
+    for prune, frames in ((True, args.frames), (False, args.unpruned_frames)):
+        r = results[prune] = run(frames, args.smoke, args.dtype, prune, args.window, args.warmup)
+        name = "pruned" if prune else "unpruned"
+        print(f"{name}: {frames} frames, {r['fps']:.2f} frames/s after frame {args.warmup}, "
+              f"{r['boxes']:.1f} boxes/frame, {r['born']} tracks born, {r['ids']} ids shown, {r['exits']} exits, "
+              f"{r['entries']} re-entries, retired after {r['retire']} empty frames")
+        print("ms per processed frame: " + ", ".join(f"{s} {r['ms'][s]:.1f}" for s in STAGES))
+        print(f"{'frame':>7} {memory:>12} {'session MB':>11} {'tracks':>7}")
+        for frame, peak, session, tracks in r["windows"]:
+            print(f"{frame:7d} {peak:12.1f} {session:11.2f} {tracks:7d}")
+    pruned, unpruned = results[True], results[False]
+    first, last = pruned["windows"][1 if len(pruned["windows"]) > 2 else 0], pruned["windows"][-1]
+    print(f"pruned memory from frame {first[0]} to {last[0]}: {memory} {first[1]:.1f} -> {last[1]:.1f}, "
+          f"session MB {first[2]:.2f} -> {last[2]:.2f}")
+    print(f"pruned against unpruned: {pruned['fps'] / unpruned['fps']:.2f}x the frames/s; unpruned session MB "
+          f"{unpruned['windows'][0][2]:.2f} -> {unpruned['windows'][-1][2]:.2f}")
     return 0
 
 

@@ -1,5 +1,6 @@
 """benchmarks/sam3_gpu.py runs only where there is a GPU; its --smoke mode keeps the script itself working."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,12 +13,19 @@ def test_gpu_benchmark_script_runs_in_smoke_mode():
                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
-    assert lines[0] == "CPU smoke run (tiny model, 320x180); 24 frames, float32, forced objects 1,3"
-    for line, objects in zip(lines[2:4], (1, 3)):
-        row = line.split()
-        assert int(row[0]) == objects and float(row[1]) > 0  # frames/s measured
-        assert float(row[3]) == objects  # exactly the forced number of objects tracked and shown
-        assert float(row[4]) > 0 and float(row[5]) > 0  # session size measured
-    assert lines[5].split() == ["objects", "decode", "preprocess", "backbone", "detector", "tracker", "postprocess"]
-    assert all(float(v) > 0 for v in lines[6].split()[1:])
-    assert lines[-1].startswith("3 objects against 1 (the baseline):")
+    assert lines[0] == ("CPU smoke run (tiny model, 320x180); float32; prompts basketball player, referee; "
+                        "12 steered objects")
+    for name in ("pruned", "unpruned"):
+        at = lines.index(next(line for line in lines if line.startswith(f"{name}: 80 frames")))
+        summary = lines[at]
+        fps, boxes, born = (float(v) for v in re.search(
+            r"([\d.]+) frames/s .*?, ([\d.]+) boxes/frame, (\d+) tracks born", summary).groups())
+        assert fps > 0 and 6 <= boxes <= 12 and born > 12  # a re-entry after retirement is a new track
+        assert re.search(r"[1-9]\d* exits, [1-9]\d* re-entries", summary)
+        stages = dict(item.split() for item in lines[at + 1].removeprefix("ms per processed frame: ").split(", "))
+        assert set(stages) == {"preprocess", "backbone", "detector", "tracker", "postprocess"}
+        assert all(float(v) > 0 for v in stages.values())
+        rows = [line.split() for line in lines[at + 3:at + 7]]
+        assert [int(r[0]) for r in rows] == [20, 40, 60, 80] and all(float(r[2]) > 0 for r in rows)
+    grown = re.search(r"unpruned session MB ([\d.]+) -> ([\d.]+)", lines[-1])
+    assert lines[-1].startswith("pruned against unpruned: ") and float(grown[2]) > 2 * float(grown[1])
