@@ -107,7 +107,7 @@ def cloud_status(as_json: bool, with_segments: bool) -> None:
         age = format_age(now - (parse_time(m.created_at) or now))
         worker = f"{len(v.segments)} segments" if m.segmented else shown(m.worker_id, 40)
         rows.append((m.job_id, m.video_id, v.status, f"{_frames_done(v)}/{total}", worker, age,
-                     shown(m.error, 70)))
+                     shown(v.problem, 160) if v.orphaned else shown(m.error, 70)))
         if with_segments:
             for seg in v.segments:
                 sm = seg.manifest

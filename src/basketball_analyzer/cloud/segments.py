@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..exceptions import BballError, JobError, NotFound, SegmentError
 from ..lifecycle import ACTIVE, CANCEL, RETRY
@@ -182,12 +182,14 @@ def settle(store: ManifestStore, job_id: str) -> JobManifest:
 
 def _rolled_up(store: ManifestStore, m: JobManifest) -> JobManifest | None:
     """The job as its segments say it now is, or None while nothing is to change."""
-    if not m.segmented or m.status not in ACTIVE:
+    if not m.segmented or m.status not in ACTIVE | {S.failed}:
         return None
     segments = load(store, m)
     now = utcnow_iso(store.now())
     # What the segments really did, each frame once (a segment that fell short failed, and says so).
     done = sum(owned_done(seg, seg.frames_processed) for _, seg in segments if seg is not None)
+    if m.status is S.failed:  # settled already: the segments still running when it failed add their frames
+        return replace(m, frames_processed=done) if done != m.frames_processed else None
     for i, (seg_id, seg) in enumerate(segments):
         if seg is None:
             return m.transition(S.failed, completed_at=now, frames_processed=done,
