@@ -85,9 +85,28 @@ def test_unknown_ids_are_one_line_errors():
             f"(see `bball {'jobs' if 'job' in text else 'video'} list`)", result.output
 
 
-def test_analyze_stores_detections_and_prints_summary(sample_clip, tmp_path):
-    path, truth = sample_clip
-    out = _run("analyze", str(path)).output
+@pytest.fixture
+def analyzed(sample_clip, db_snapshots):
+    """The output of `bball analyze` on the sample clip, whose database DATABASE_URL now holds (one analysis per
+    run, copied into each test's database: the detector takes seconds)."""
+    import os
+
+    from basketball_analyzer.config import get_settings
+
+    def analyze(url: str) -> str:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("DATABASE_URL", url)
+            get_settings.cache_clear()
+            try:
+                return _run("analyze", str(sample_clip[0])).output
+            finally:
+                get_settings.cache_clear()
+
+    return db_snapshots.restore("cli-analyzed", os.environ["DATABASE_URL"], analyze)
+
+
+def test_analyze_stores_detections_and_prints_summary(analyzed, tmp_path):
+    out = analyzed
     assert "Video 1: court.mp4 (newly registered)" in out
     con = sqlite3.connect(tmp_path / "test.db")
     stored = con.execute("SELECT COUNT(*) FROM player_detections WHERE video_id=1").fetchone()[0]
@@ -100,11 +119,10 @@ def test_analyze_stores_detections_and_prints_summary(sample_clip, tmp_path):
     assert con.execute("SELECT COUNT(*) FROM detection_jobs WHERE status='completed'").fetchone()[0] == 2
 
 
-def test_export_mot_is_evaluated_by_trackers_eval_against_ground_truth(sample_clip, tmp_path):
+def test_export_mot_is_evaluated_by_trackers_eval_against_ground_truth(analyzed, sample_clip, tmp_path):
     from trackers.eval import evaluate_mot_sequence
 
     path, truth = sample_clip
-    _run("analyze", str(path))
     mot = tmp_path / "pred.txt"
     _run("export", "1", "--format", "mot", "-o", str(mot))
     first = mot.read_text().splitlines()[0].split(",")
@@ -116,8 +134,7 @@ def test_export_mot_is_evaluated_by_trackers_eval_against_ground_truth(sample_cl
     assert result.CLEAR.IDSW == 0
 
 
-def test_export_csv_has_header_and_rows(sample_clip, tmp_path):
-    _run("analyze", str(sample_clip[0]))
+def test_export_csv_has_header_and_rows(analyzed):
     out = _run("export", "1", "--format", "csv").output.splitlines()
     assert out[0] == "frame_number,tracking_id,bbox_x,bbox_y,bbox_width,bbox_height,confidence_score,label"
     assert out[1].endswith(",player")

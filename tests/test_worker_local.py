@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from basketball_analyzer.config import get_settings
 from basketball_analyzer.db import transaction
 from basketball_analyzer.detection import DetectionParams
@@ -63,7 +65,7 @@ def test_stop_request_hands_the_job_back(db_url, sample_clip):
 
 def test_sigterm_to_worker_process_releases_job(tmp_path):
     clip = tmp_path / "long.mp4"
-    make_sample_clip(clip, frames=600, width=640, height=360, players=3)
+    make_sample_clip(clip, frames=600, width=320, height=180, players=3)  # long enough to be mid-run when stopped
     db = tmp_path / "w.db"
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
     bball = [sys.executable, "-m", "basketball_analyzer"]
@@ -88,6 +90,7 @@ def test_sigterm_to_worker_process_releases_job(tmp_path):
     assert con.execute("SELECT COUNT(*) FROM player_detections").fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the detector cache, not the database
 def test_worker_reuses_one_detector_across_jobs(db_url, sample_clip, monkeypatch):
     from basketball_analyzer.detection import factory
 
@@ -104,8 +107,6 @@ def test_worker_reuses_one_detector_across_jobs(db_url, sample_clip, monkeypatch
 
 
 def test_worker_told_to_use_sam3_without_a_model_stops_at_start(tmp_path, monkeypatch):
-    import pytest
-
     from basketball_analyzer.exceptions import BballError
 
     monkeypatch.setenv("DETECTOR", "sam3")
@@ -136,6 +137,7 @@ def test_a_bad_stored_parameter_fails_that_job_only(db_url, sample_clip):
         assert done.status == "completed"
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the path to the importer; it runs on both in tests/results
 def test_local_results_go_through_the_results_file_and_importer(db_url, sample_clip, monkeypatch):
     from basketball_analyzer.db.detections import count_detections
     from basketball_analyzer.results import ingest

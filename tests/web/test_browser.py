@@ -83,6 +83,7 @@ def test_a_job_submitted_from_the_jobs_page_reaches_done(server, page, stored, d
     page.goto(f"{server}/jobs")
     page.wait_for_selector(f"#video-select option[value='{video_id}']", state="attached")
     page.select_option("select[name=detector]", "hog")
+    page.fill("#sample-interval", "6")  # HOG on every 6th frame: the page and the worker are under test, not HOG
     page.click("#create button[type=submit]")
     page.wait_for_selector("tr[data-status='pending']", timeout=10_000)
     thread.start()
