@@ -1,10 +1,11 @@
 """GPU backend: Meta's SAM 3 (transformers `Sam3VideoModel`) prompted with text, one session per video.
 
-The whole video runs in one streaming session, so SAM 3's memory follows each player for the whole game
-and ids never restart; `sam3_session.prune` drops after every frame what the model will not read again,
-so the session's memory stays flat. Duplicate detections are suppressed by `mask_ops` where transformers
-would need the optional `kernels` package. Each box carries the label of the prompt that found it and a
-per-frame confidence (see `Sam3Detector`).
+The video runs in one streaming session (a fresh one takes over every 90,000 frames, carrying ids by
+their boxes), so SAM 3's memory follows each player and ids do not restart; `sam3_session` prunes after
+every frame what the model will not read again and retires tracks that stayed empty, so memory stays flat.
+Duplicate detections are suppressed by `mask_ops` where transformers would need the optional `kernels`
+package. Each box carries the label of the prompt that found it and a per-frame confidence (see
+`Sam3Detector`).
 """
 
 from __future__ import annotations
