@@ -14,8 +14,11 @@ every frame (so time per frame grows too). What the model reads back (transforme
 - per-frame metadata (tracker scores, suppressed ids) of the current frame only; hot-start bookkeeping
   (unmatched frames, overlap pairs) of tracks still inside their hot-start period.
 
-`prune` drops the rest after each frame. `FrameStore` holds only the current frame's pixels while
-reporting the number of frames seen so far, which the tracker reads as the video length.
+`prune` drops the rest after each frame (and the masks of every stored output, which only their own
+frame reads). `FrameStore` holds only the current frame's pixels while reporting the video length the
+tracker would see offline. `retire_empty` removes tracks that stayed empty, `pair_outputs_by_id` fixes
+transformers' pairing of tracks with masks and scores on a removal frame, and `SessionRun` drives one
+session frame by frame.
 """
 
 from __future__ import annotations
