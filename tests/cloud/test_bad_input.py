@@ -359,3 +359,37 @@ def test_a_huge_manifest_is_refused_before_it_is_read(queue, storage, tmp_path, 
         importer.import_job(storage, None, job_id)
     assert counts == {"HeadObject": 1}  # the size, and nothing read
     assert stored(vid) == 120
+
+
+def test_a_bad_bucket_name_says_what_a_name_may_hold(cloud_env, monkeypatch, tiny_clip):
+    monkeypatch.setenv("R2_BUCKET_NAME", "Bad_Name!")
+    get_settings.cache_clear()
+    expected = ("Error: invalid bucket name 'Bad_Name!' (R2_BUCKET_NAME): a bucket name is 3 to 63 lowercase "
+                "letters, digits and hyphens, like bball-jobs")
+    assert one_error_line(run("cloud", "status")) == expected
+    assert one_error_line(run("cloud", "submit", "--video-path", str(tiny_clip), "--detector", "hog")) == expected
+
+
+def test_a_path_too_long_for_the_system_is_one_line(queue, tmp_path, cloud_env):
+    long = tmp_path / ("v" * 300 + ".mp4")  # one name over NAME_MAX: the system refuses to look it up
+    for args in (("cloud", "submit", "--video-path", str(long), "--detector", "hog"), ("video", "add", str(long))):
+        line = one_error_line(run(*args))
+        assert line.startswith("Error: cannot open video file ") and line.endswith(": File name too long"), line
+    assert list(queue.storage.list_objects("")) == []
+
+
+def test_a_failed_submit_leaves_no_video_registered(queue, tiny_clip, cloud_env):
+    """The segments are planned after the file is registered: a plan that cannot work must not leave it."""
+    from basketball_analyzer.videos import list_videos
+
+    line = one_error_line(run("cloud", "submit", "--video-path", str(tiny_clip), "--detector", "hog",
+                              "--segments", "2"))
+    assert "shorter than the 60-frame overlap" in line
+    with transaction() as s:
+        assert list_videos(s) == []
+    with transaction() as s:  # a video registered before the submit stays registered
+        vid = register_video(s, tiny_clip).video.id
+    one_error_line(run("cloud", "submit", "--video-path", str(tiny_clip), "--detector", "hog", "--segments", "2"))
+    with transaction() as s:
+        assert [v.id for v in list_videos(s)] == [vid]
+    assert list(queue.storage.list_objects("")) == []
