@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,9 @@ from pathlib import Path
 
 import numpy as np
 from _common import machine, synthetic_game
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.browser import CHROMIUM, chromium_page, serving  # noqa: E402 - the tests' browser and server
 
 FPS, WIDTH, HEIGHT, PLAYERS = 30, 320, 180, 10
 SCALE = WIDTH / 1920  # synthetic_game's boxes are laid out on a 1920-wide picture
@@ -68,28 +70,6 @@ def write_game(path: Path, boxes) -> None:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-
-
-@contextmanager
-def serving(app):
-    """The app on a free loopback port, in a thread (as `bball serve` runs it)."""
-    import socket
-
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 @contextmanager
@@ -188,12 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeks", type=int, default=15)
     p.add_argument("--play", type=float, default=10, help="seconds of playback")
     args = p.parse_args(argv)
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    if CHROMIUM is None:
         print("Chromium not installed (scripts/ensure-chromium installs it)")
         return 2
-    from playwright.sync_api import sync_playwright
-
     from basketball_analyzer.config import load_settings
     from basketball_analyzer.db import transaction
     from basketball_analyzer.db.detections import replace_detections
@@ -213,15 +190,11 @@ def main(argv: list[str] | None = None) -> int:
             video_id = video.id
             replace_detections(s, video_id, boxes)
         results = {}
-        with serving(create_app(load_settings(database_url=url))) as base, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=["--headless=new", "--no-sandbox",
-                                                                         "--disable-gpu", "--mute-audio"])
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+        with serving(create_app(load_settings(database_url=url))) as base, chromium_page() as page:
             for side, load in (("baseline", False), ("with /stats", True)):
                 with stats_load(base, video_id, load) as durations:
                     results[side] = measure(page, base, video_id, frames, args.seeks, args.play, seed=1)
                 results[side]["stats"] = list(durations)
-            browser.close()
         dispose_all()
     print(f"Video page on a {args.minutes:g}-minute game: {frames:,} frames, {len(boxes):,} boxes, SQLite; "
           f"clip {WIDTH}x{HEIGHT} written in {made:.0f} s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sqlalchemy import text
+from support.game import with_ball
 
 from basketball_analyzer.analytics.calibration import get_calibration, set_calibration
 from basketball_analyzer.analytics.stats import video_stats
@@ -29,17 +30,6 @@ def _jittered(truth, seed=0):
     boxes = truth.boxes
     xyxy = boxes.xyxy + rng.normal(0, 1.5, boxes.xyxy.shape).astype(np.float32)
     return Detections(xyxy, np.full(len(boxes), 0.9), boxes.tracker_id, boxes.frame_number)
-
-
-def _with_ball(truth, det):
-    """A ball in player 0's hand for the first 4 seconds, then in player 3's."""
-    rows = []
-    for f in range(truth.positions.shape[0]):
-        holder = 0 if f < 120 else 3
-        box = truth.boxes.xyxy[(truth.boxes.frame_number == f) & (truth.boxes.tracker_id == holder)][0]
-        x, y = box[2], box[1] + 0.45 * (box[3] - box[1])
-        rows.append(Detections.for_frame(f, [[x - 5, y - 5, x + 5, y + 5]], [0.8], [500]).with_labels("ball"))
-    return Detections.merge([det, *rows])
 
 
 def test_teams_court_and_stats_match_the_ground_truth(db_url, game_clip):
@@ -74,7 +64,7 @@ def test_teams_court_and_stats_match_the_ground_truth(db_url, game_clip):
 
 def test_possession_from_the_ball_and_manual_team_overrides(db_url, game_clip):
     path, truth = game_clip
-    video_id = _store(db_url, path, _with_ball(truth, _jittered(truth, 1)))
+    video_id = _store(db_url, path, with_ball(truth, _jittered(truth, 1)))
     with transaction(db_url) as s:
         assign_teams(s, video_id)
         set_team(s, video_id, 7, "other")

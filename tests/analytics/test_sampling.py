@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.game import with_ball
 
 from basketball_analyzer.analytics.stats import video_stats
 from basketball_analyzer.db import transaction
@@ -15,17 +16,6 @@ from basketball_analyzer.results.format import ResultsWriter
 from basketball_analyzer.results.ingest import import_results_file
 from basketball_analyzer.results.runs import stored_run
 from basketball_analyzer.videos import register_video
-
-
-def _game_with_ball(truth) -> Detections:
-    """The true boxes plus a ball in player 0's hand for the first 4 seconds, then in player 3's."""
-    rows = []
-    for f in range(truth.positions.shape[0]):
-        holder = 0 if f < 120 else 3
-        box = truth.boxes.xyxy[(truth.boxes.frame_number == f) & (truth.boxes.tracker_id == holder)][0]
-        x, y = box[2], box[1] + 0.45 * (box[3] - box[1])
-        rows.append(Detections.for_frame(f, [[x - 5, y - 5, x + 5, y + 5]], [0.8], [500]).with_labels("ball"))
-    return Detections.merge([truth.boxes, *rows])
 
 
 def _store_run(path, video_id: int, boxes: Detections, interval: int, cloud_job_id: str | None) -> None:
@@ -45,7 +35,7 @@ def _store_run(path, video_id: int, boxes: Detections, interval: int, cloud_job_
 
 def test_stats_agree_between_every_frame_and_every_third(game_clip, tmp_path):
     path, truth = game_clip
-    boxes = _game_with_ball(truth)
+    boxes = with_ball(truth, truth.boxes)
     with transaction() as s:
         video_id = register_video(s, path).video.id
     one_frame = 3 / truth.fps  # one sampled frame of the sparser run
