@@ -40,6 +40,8 @@ def test_a_split_vote_a_single_read_or_no_read_gives_no_number():
     split = vote([NumberRead("8", 0.9), NumberRead("8", 0.9), NumberRead("3", 0.9), NumberRead("3", 0.8)])
     assert split.number is None and split.reads == 4 and split.confidence == pytest.approx(1.8 / 3.5)
     assert vote([NumberRead("7", 0.99)]).number is None  # one read alone is a hunch
+    guesses = vote([NumberRead("7", 0.45)] * 4)  # the recogniser guessing, however often
+    assert guesses.number is None and guesses.confidence == 1.0
     empty = vote([])
     assert (empty.number, empty.reads, empty.confidence, empty.weights) == (None, 0, 0.0, {})
 

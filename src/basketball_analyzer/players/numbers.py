@@ -37,7 +37,10 @@ SAMPLES_PER_TRACK = 12
 VOTE_SHARE = 0.6
 """A track's number is the winner of its reads when the winner holds this share of their confidence..."""
 MIN_VOTES = 2
-"""...and was read at least this many times: one read alone is a hunch."""
+"""...and was read at least this many times: one read alone is a hunch..."""
+MIN_MEAN_CONFIDENCE = 0.5
+"""...with this mean confidence: four reads of 0.45 are the recogniser guessing (a 7 seen on a suit and tie
+in Lebron3Shot.mp4), where a real shirt's lone 0 averages 0.6."""
 _DIGITS = re.compile(r"\d{1,2}")
 _LOOKS_LIKE = str.maketrans({"O": "0", "o": "0"})  # the recogniser also knows letters; a lone 0 reads as O
 
@@ -127,7 +130,7 @@ def parse_number(text: str) -> str | None:
 
 def vote(reads: Iterable[NumberRead]) -> NumberVote:
     """A track's number from its reads, weighted by confidence; None unless one number holds `VOTE_SHARE` of
-    the weight and was read at least `MIN_VOTES` times."""
+    the weight and was read at least `MIN_VOTES` times with a mean confidence of `MIN_MEAN_CONFIDENCE`."""
     weights: dict[str, float] = {}
     counts: dict[str, int] = {}
     for r in reads:
@@ -138,7 +141,8 @@ def vote(reads: Iterable[NumberRead]) -> NumberVote:
         return NumberVote(None, 0.0, sum(counts.values()), weights)
     best = max(weights, key=lambda n: (weights[n], counts[n], n))
     share = weights[best] / total
-    clear = share >= VOTE_SHARE and counts[best] >= MIN_VOTES
+    clear = (share >= VOTE_SHARE and counts[best] >= MIN_VOTES
+             and weights[best] / counts[best] >= MIN_MEAN_CONFIDENCE)
     return NumberVote(best if clear else None, share, sum(counts.values()), weights)
 
 
