@@ -26,6 +26,26 @@ def video(db_url, broadcast):
     return store_broadcast(db_url, broadcast)
 
 
+@pytest.fixture
+def keyed(db_url, broadcast, db_snapshots, tmp_path):
+    """(video id, truth): the broadcast with frame 0 saved as a keyframe through the API (followed: seconds, so made
+    once per backend and copied into each test's database)."""
+    def build(url):
+        from fastapi.testclient import TestClient
+
+        from basketball_analyzer.config import load_settings
+        from basketball_analyzer.web.app import create_app
+
+        video_id, truth = store_broadcast(url, broadcast)
+        app = create_app(load_settings(database_url=url, web_upload_dir=str(tmp_path / "uploads")))
+        with TestClient(app) as c:
+            first = c.post(f"/api/videos/{video_id}/court/keyframes", json=keyframe(truth, 0), headers=SAME_ORIGIN)
+        assert first.status_code == 201, first.text
+        return video_id, truth
+
+    return db_snapshots.restore("court-api-keyed", db_url, build)
+
+
 def keyframe(truth, frame: int, court: str = "fiba") -> dict:
     """The request body of the truth's landmarks on `frame`, as the page sends it."""
     points = []
@@ -180,10 +200,8 @@ BAD = [
 
 @pytest.mark.parametrize("route", ["fit", "keyframes"])
 @pytest.mark.parametrize("spoil, status, message", BAD, ids=[m for _, _, m in BAD])
-def test_bad_keyframes_get_one_line_and_change_nothing(client, video, db_url, route, spoil, status, message):
-    video_id, truth = video
-    first = client.post(f"/api/videos/{video_id}/court/keyframes", json=keyframe(truth, 0), headers=SAME_ORIGIN)
-    assert first.status_code == 201
+def test_bad_keyframes_get_one_line_and_change_nothing(client, keyed, db_url, route, spoil, status, message):
+    video_id, truth = keyed
     before = counts(db_url)
     body = keyframe(truth, 30)
     spoil(body)
