@@ -12,6 +12,7 @@ from basketball_analyzer.players.numbers import (
     choose_samples,
     parse_number,
     read_track_numbers,
+    samples_for,
     torso_crop,
     vote,
 )
@@ -68,6 +69,15 @@ def test_samples_are_the_tallest_box_of_each_stretch_spread_over_the_track():
     assert choose_samples(frames, xyxy, 4).tolist() == [5, 37, 62, 99]
     assert len(choose_samples(frames, xyxy, 12)) == 12
     assert choose_samples(frames, xyxy, 0).tolist() == []
+
+
+def test_a_track_gets_one_read_a_second_within_bounds_and_a_flicker_none():
+    assert samples_for(np.arange(10), fps=30) == 0  # a third of a second: a flicker
+    assert samples_for(np.arange(20), fps=30) == 3  # enough for a vote with one misread to spare
+    assert samples_for(np.array([0, 149]), fps=30) == 5  # a span of 5 s, however few boxes are stored
+    assert samples_for(np.arange(3600), fps=30) == 12
+    assert samples_for(np.arange(3600), fps=30, most=4) == 4
+    assert samples_for(np.arange(3600), fps=60) == 12 and samples_for(np.arange(240), fps=60) == 4
 
 
 def test_samples_skip_boxes_too_small_or_cut_by_the_frame_edge():

@@ -33,7 +33,12 @@ MIN_READ_CONFIDENCE = 0.35
 """Reads the recogniser scores below this are dropped. A lone digit on a real shirt (Lillard's 0) scores
 0.4-0.9 where a two-digit number on the sample game scores 0.99; the vote weighs what is kept."""
 SAMPLES_PER_TRACK = 12
-"""Boxes read per track, spread over its life."""
+"""The most boxes read per track, spread over its life..."""
+SECONDS_PER_SAMPLE = 1.0
+"""...one per this many seconds of it, at least MIN_VOTES + 1 (a vote with one misread to spare)..."""
+MIN_TRACK_SECONDS = 0.5
+"""...and none on a track shorter than this: a CPU detector's broadcast tracks are mostly flickers in the
+crowd (half of them under half a second), which would cost five times the reading for no number."""
 VOTE_SHARE = 0.6
 """A track's number is the winner of its reads when the winner holds this share of their confidence..."""
 MIN_VOTES = 2
@@ -118,6 +123,15 @@ def choose_samples(frames: np.ndarray, xyxy: np.ndarray, samples: int = SAMPLES_
     picked = [int(ok[in_stretch][np.argmax(heights[in_stretch])])
               for s in np.unique(stretch) for in_stretch in [stretch == s]]
     return np.array(sorted(picked), np.int64)
+
+
+def samples_for(frames: np.ndarray, fps: float, most: int = SAMPLES_PER_TRACK) -> int:
+    """How many of a track's boxes to read, from its span in frames (see `SECONDS_PER_SAMPLE`)."""
+    fps = fps if fps and fps > 0 else 30.0
+    span = (int(frames[-1]) - int(frames[0]) + 1) / fps if len(frames) else 0.0
+    if span < MIN_TRACK_SECONDS or most <= 0:
+        return 0
+    return int(min(most, max(MIN_VOTES + 1, np.ceil(span / SECONDS_PER_SAMPLE))))
 
 
 def parse_number(text: str) -> str | None:
@@ -220,7 +234,8 @@ def read_track_numbers(video_path: str | os.PathLike, tracks: Iterable, samples_
                        reader: NumberReader | None = None,
                        on_progress: Callable[[int, int], None] | None = None) -> dict[int, NumberVote]:
     """Each track's number vote (tracks: analytics.tracks.TrackRows; balls are skipped), from a sample of its
-    boxes decoded in one pass over the video. `on_progress(done, total)` counts the sampled boxes."""
+    boxes (`samples_for`, at most `samples_per_track`) decoded in one pass over the video.
+    `on_progress(done, total)` counts the sampled boxes."""
     from ..video import frames_at, probe
 
     reader = reader or NumberReader()
@@ -232,7 +247,8 @@ def read_track_numbers(video_path: str | os.PathLike, tracks: Iterable, samples_
         if track.label == "ball":
             continue
         votes[int(track.tracking_id)] = []
-        for i in choose_samples(track.frames, track.xyxy, samples_per_track, shape):
+        count = samples_for(track.frames, info.fps, samples_per_track)
+        for i in choose_samples(track.frames, track.xyxy, count, shape):
             wanted.setdefault(int(track.frames[i]), []).append((int(track.tracking_id), track.xyxy[i]))
     total = sum(len(v) for v in wanted.values())
     done = 0  # sampled boxes read, or passed over as unreadable
