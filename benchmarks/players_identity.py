@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     from basketball_analyzer.sample_game import make_game_clip
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--frames", type=int, default=600)
+    p.add_argument("--frames", type=int, default=450)
     p.add_argument("--detector", choices=["truth", "ssd", "both"], default="both")
     p.add_argument("--no-numbers", action="store_true", help="join without reading jersey numbers")
     args = p.parse_args(argv)
