@@ -126,15 +126,18 @@ def test_unknown_video_is_a_clear_error(db_url, video_id, tmp_path):
         do_import(db_url, 999, path, writer)
 
 
-def test_new_results_for_the_same_job_replace_the_old(db_url, video_id, tmp_path):
+def test_other_results_for_an_imported_job_are_refused_and_the_first_stay(db_url, video_id, tmp_path):
+    """One import per cloud job, ever: a job's manifest cannot name new results once it is imported, so
+    other results under its id are refused (one line), never written over the first."""
     path = tmp_path / "r.parquet"
     do_import(db_url, video_id, path, write_results(path, boxes()))
     path2 = tmp_path / "r2.parquet"
-    outcome = do_import(db_url, video_id, path2, write_results(path2, boxes(frames=4)))
-    assert (outcome.rows, outcome.already_imported) == (12, False)
+    with pytest.raises(ResultsError, match="cloud job job-a was imported into this database before with other "
+                                           "results .*; a job is imported once"):
+        do_import(db_url, video_id, path2, write_results(path2, boxes(frames=4)))
     with transaction(db_url) as s:
-        assert count_detections(s, video_id) == 12
-        assert find_import(s, "job-a").detections == 12
+        assert count_detections(s, video_id) == 120
+        assert find_import(s, "job-a").detections == 120
     assert ledger_rows(db_url) == 1
 
 
