@@ -162,6 +162,9 @@ video.addEventListener("pause", () => (document.getElementById("play").textConte
 // A paused seek may land on the frame already shown, and then no frame callback comes: number it from the time
 // the seek set (the middle of a frame's interval, so unambiguous).
 video.addEventListener("seeked", () => {
+  // A step taken while a seek was in flight started a new seek; this event is the old one's, already queued:
+  // keep the target, so the steps still add up (a loaded machine showed 40 +3 -1 +1 land on 41).
+  if (video.seeking) return;
   target = null;
   if (!video.paused) return;
   shown = clock.frameShowing(video.currentTime);
