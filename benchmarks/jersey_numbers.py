@@ -73,20 +73,26 @@ def every_box(path: Path, tracks, reader) -> tuple[dict, int, float]:
 
 
 def sampled(path: Path, tracks, reader, samples: int | None) -> tuple[dict, int, float]:
-    """The product's way: (votes, crops handed to the OCR, seconds)."""
+    """The product's way: (votes, crops handed to the OCR, seconds); also prints the CPU time per crop."""
     from basketball_analyzer.players.numbers import SAMPLES_PER_TRACK, read_track_numbers
 
     progress = [(0, 0)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     votes = read_track_numbers(path, tracks, samples_per_track=samples or SAMPLES_PER_TRACK, reader=reader,
                                on_progress=lambda done, total: progress.append((done, total)))
-    return votes, progress[-1][1], time.perf_counter() - start
+    crops, cpu = progress[-1][1], time.process_time() - cpu
+    if crops:
+        # CPU seconds (all threads) per crop: what an idle machine pays, whatever else shares this one.
+        print(f"  [{crops} crops: {cpu / crops * 1000:.0f} ms of CPU per crop, decoding included = "
+              f"{crops / cpu:.1f} crops/s per busy core]")
+    return votes, crops, time.perf_counter() - start
 
 
-def cost_line(label: str, tracks_per_hour: float, crops_per_track: float, crops_per_second: float,
-              hours: float) -> str:
-    crops = tracks_per_hour * hours * crops_per_track
-    return (f"    {label}: {crops_per_track:,.1f} crops/track x {tracks_per_hour * hours:,.0f} tracks = {crops:,.0f} "
+def cost_line(label: str, crops_per_video_second: float, crops_per_second: float, hours: float) -> str:
+    """Crops for `hours` of footage that needs `crops_per_video_second`, and minutes at `crops_per_second`.
+    An upper bound: a track is read at most SAMPLES_PER_TRACK times, so long tracks cost less per second."""
+    crops = crops_per_video_second * hours * 3600
+    return (f"    {label}: {crops_per_video_second:,.1f} crops per second of video x {hours:g} h = {crops:,.0f} "
             f"crops = {crops / crops_per_second / 60:,.1f} min at {crops_per_second:.1f} crops/s")
 
 
@@ -117,12 +123,11 @@ def sample_game(args, reader) -> tuple[bool, float]:
     print(f"  baseline: every readable box of the first {args.baseline_frames} frames: {all_right}/{len(tracks)} "
           f"right; {all_crops} crops ({all_crops / len(tracks):.1f}/track) in {all_seconds:.1f} s = "
           f"{all_rate:.1f} crops/s")
-    per_track_all = all_crops / len(tracks) * args.frames / args.baseline_frames  # every box, whole clip
-    hour_tracks = len(tracks) / (args.frames / 30 / 3600)
-    print(f"  cost of {args.game_hours:g} h of this game ({hour_tracks:,.0f} tracks/h):")
-    print(cost_line("sampled ", hour_tracks, crops / len(tracks), rate, args.game_hours))
-    print(cost_line("baseline", hour_tracks, per_track_all, all_rate, args.game_hours))
-    print(f"  ratio: sampling reads {per_track_all / (crops / len(tracks)):.0f}x fewer crops per track")
+    video_seconds, baseline_seconds = args.frames / 30, args.baseline_frames / 30
+    print(f"  cost of {args.game_hours:g} h of this game:")
+    print(cost_line("sampled ", crops / video_seconds, rate, args.game_hours))
+    print(cost_line("baseline", all_crops / baseline_seconds, all_rate, args.game_hours))
+    print(f"  ratio: sampling reads {(all_crops / baseline_seconds) / (crops / video_seconds):.0f}x fewer crops")
     return right == len(truth.numbers), rate
 
 
@@ -154,7 +159,7 @@ def real_clips(args, reader) -> None:
     from basketball_analyzer.video import probe
 
     labels = json.loads(LABELS.read_text())["clips"]
-    minutes = n_tracks = n_crops = seconds_total = 0.0
+    video_seconds = n_tracks = n_crops = seconds_total = 0.0
     for name in CLIPS:
         path = Path(args.real) / name
         if not path.is_file():
@@ -176,7 +181,7 @@ def real_clips(args, reader) -> None:
         tracks = track_rows(detections)
         votes, crops, seconds = sampled(path, tracks, reader, args.samples)
         info = probe(path)
-        minutes += info.frame_count / (info.fps or 30) / 60
+        video_seconds += info.frame_count / (info.fps or 30)
         n_tracks, n_crops, seconds_total = n_tracks + len(tracks), n_crops + crops, seconds_total + seconds
         named = {tid: v for tid, v in votes.items() if v.number is not None}
         some = {tid: v for tid, v in votes.items() if v.reads and v.number is None}
@@ -196,9 +201,9 @@ def real_clips(args, reader) -> None:
                 print(f"  label #{person['number']} frame {frame}: ssd track {cover or 'none'} "
                       f"{'read ' + str(got) if cover else '(the detector missed him)'}")
     if n_tracks:
-        hour_tracks = n_tracks / minutes * 60
-        print(f"Cost of {args.game_hours:g} h of broadcast at the real clips' {hour_tracks:,.0f} ssd tracks/h:")
-        print(cost_line("sampled ", hour_tracks, n_crops / n_tracks, n_crops / seconds_total, args.game_hours))
+        print(f"Cost of {args.game_hours:g} h of broadcast shaped like the real clips ({n_tracks / video_seconds:.1f} "
+              "ssd tracks per second of video, the crowd's included):")
+        print(cost_line("sampled ", n_crops / video_seconds, n_crops / seconds_total, args.game_hours))
 
 
 def _weights(v) -> str:
