@@ -4,8 +4,10 @@ The OCR is PP-OCRv4's text detection and recognition (ONNX Runtime, CPU) from `r
 wheel carries the models, so nothing is downloaded. A track's number is read on a few of its boxes, the
 largest of each stretch of its life (`choose_samples`), not on every frame: a number does not change, and
 the sample keeps a two-hour game to minutes of OCR. Numbers are read on the laptop after import, for every
-detector and every clip already stored, not in the worker (see docs/benchmarks.md, "Jersey numbers", for the
-measured cost).
+detector and every clip already stored, not in the worker: the OCR is CPU work wherever it runs and needs the
+pixels, which the laptop has. Measured (docs/benchmarks.md, "Jersey numbers"): 40 ms of CPU per crop, about
+10 crops per second of video on the sample game, so a two-hour game is about 50 core-minutes (25 min on an
+idle 2-core laptop); broadcast through the CPU detector about twice that.
 """
 
 from __future__ import annotations
