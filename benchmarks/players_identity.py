@@ -77,39 +77,32 @@ def relabel(found: Detections, mapping: dict[int, int]) -> Detections:
     return Detections(found.xyxy[keep], found.confidence[keep], ids[keep], found.frame_number[keep])
 
 
-def majority_owner(truth: Detections, found: Detections) -> dict[int, int]:
-    """Each found track's true player (most of its boxes at IoU >= 0.5): joining with perfect knowledge."""
+def matches(a: Detections, b: Detections) -> dict[int, dict[int, int]]:
+    """For each id of `a`, how many of its boxes best match (IoU >= 0.5) a box of each id of `b`, frame by frame."""
     from basketball_analyzer.detection.stitching import box_iou
 
     votes: dict[int, dict[int, int]] = {}
-    for frame in np.unique(found.frame_number):
-        t, f = truth[truth.frame_number == frame], found[found.frame_number == frame]
-        if len(t) == 0 or len(f) == 0:
+    for frame in np.unique(a.frame_number):
+        x, y = a[a.frame_number == frame], b[b.frame_number == frame]
+        if len(x) == 0 or len(y) == 0:
             continue
-        iou = box_iou(f.xyxy, t.xyxy)
-        for j, i in enumerate(iou.argmax(axis=1)):
-            if iou[j, i] >= 0.5:
-                mine = votes.setdefault(int(f.tracker_id[j]), {})
-                mine[int(t.tracker_id[i])] = mine.get(int(t.tracker_id[i]), 0) + 1
-    return {tid: max(v, key=v.get) for tid, v in votes.items()}
+        iou = box_iou(x.xyxy, y.xyxy)
+        for i, j in enumerate(iou.argmax(axis=1)):
+            if iou[i, j] >= 0.5:
+                mine = votes.setdefault(int(x.tracker_id[i]), {})
+                mine[int(y.tracker_id[j])] = mine.get(int(y.tracker_id[j]), 0) + 1
+    return votes
+
+
+def majority_owner(truth: Detections, found: Detections) -> dict[int, int]:
+    """Each found track's true player (most of its boxes at IoU >= 0.5): joining with perfect knowledge."""
+    return {tid: max(v, key=v.get) for tid, v in matches(found, truth).items()}
 
 
 def numbers_right(truth: Detections, numbers: list[str | None], found: Detections, mapping: dict[int, int],
                   player_numbers: dict[int, str | None]) -> tuple[int, int]:
     """(players whose number is right, players with a number): each true player's majority found player, by IoU."""
-    from basketball_analyzer.detection.stitching import box_iou
-
-    votes: dict[int, dict[int, int]] = {}
-    for frame in np.unique(truth.frame_number):
-        t, f = truth[truth.frame_number == frame], found[found.frame_number == frame]
-        if len(t) == 0 or len(f) == 0:
-            continue
-        iou = box_iou(t.xyxy, f.xyxy)
-        for i, j in enumerate(iou.argmax(axis=1)):
-            if iou[i, j] >= 0.5 and int(f.tracker_id[j]) in mapping:
-                player = mapping[int(f.tracker_id[j])]
-                votes.setdefault(int(t.tracker_id[i]), {}).setdefault(player, 0)
-                votes[int(t.tracker_id[i])][player] += 1
+    votes = matches(truth, relabel(found, mapping))
     right = total = 0
     for true_id, number in enumerate(numbers):
         if number is None:
