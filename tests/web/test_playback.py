@@ -18,6 +18,7 @@ from support.numbered_clip import box_of, make_numbered_clip, read_number
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
 
 FRAMES = 150
+VSTATE = '(v => [v.seeking, v.currentTime, v.readyState, v.paused])(document.getElementById("video"))'
 CLIPS = {  # name: (frame_times options, the rate the encoder is told)
     "late-start": (dict(start_time=2 / 30), 30),
     "ntsc": (dict(fps=Fraction(30000, 1001)), Fraction(30000, 1001)),
@@ -206,7 +207,8 @@ def test_frame_steps_add_up_and_the_clock_reads_the_frame_time(server, clips, pa
         page.wait_for_selector("body[data-frame='43']", timeout=10_000)
     except Exception:
         raise AssertionError(f"after 40 +3 -1 +1 the viewer shows frame {page.get_attribute('body', 'data-frame')}; "
-                             f"frame callbacks: {page.evaluate('window.bballViewer.log.slice(-8)')}") from None
+                             f"frame callbacks: {page.evaluate('window.bballViewer.log.slice(-8)')}; "
+                             f"video [seeking, currentTime, readyState, paused]: {page.evaluate(VSTATE)}") from None
     page.wait_for_timeout(150)
     assert page.evaluate("window.probe.number()") == 43
     seconds = times[43] - times[0]

@@ -7,6 +7,7 @@ import { Panels } from "/static/panels.js";
 import { playerTag } from "/static/players.js";
 
 const SPEEDS = [0.25, 0.5, 0.75, 1, 1.5, 2];
+const SEEK_PATIENCE = 1000;   // ms a seek may take before it is started again
 const LOG_LIMIT = 50_000;     // frame-callback records kept (28 minutes at 30 fps)
 const videoId = Number(location.pathname.split("/").pop());
 const video = document.getElementById("video");
@@ -23,7 +24,8 @@ let meta = null;              // the video's summary (frame_count, size, timing)
 let clock = null;             // FrameClock: frame N <-> presentation time
 let store = null;             // BoxStore: the boxes, chunk by chunk
 let shown = -1;               // the frame on screen, as the frame callback (or a paused seek) says
-let target = null;            // the frame a seek in flight will show, so fast steps add up
+let target = null;            // the frame the seeks in flight go to, so fast steps add up
+let seekWatch = null;         // the timer that starts a seek again if it never lands
 let calibrator = null;        // Calibrator: court points picked on the frame shown
 const panels = new Panels(videoId, { colourOf, onSelect: follow, onChange: () => render(shown) });
 
@@ -90,12 +92,21 @@ function onVideoFrame(_now, metadata) {
   video.requestVideoFrameCallback(onVideoFrame);
 }
 
+// One seek at a time: a step taken while a seek is in flight only moves the target, and the seek that lands
+// goes on to it (a loaded Chromium left a seek hanging for good, `seeking` true at readyState 1, when five were
+// started 5 ms apart). A seek still in flight after SEEK_PATIENCE ms is started again.
 function goTo(frame) {
   frame = clock.clamp(frame);
   video.pause();
   target = frame;
   store.prefetch(frame).catch(() => {});  // the boxes travel while the video seeks
-  video.currentTime = clock.seekTime(frame);
+  if (!video.seeking) startSeek();
+}
+
+function startSeek() {
+  video.currentTime = clock.seekTime(target);
+  clearTimeout(seekWatch);
+  seekWatch = setTimeout(() => { if (video.seeking && target !== null) startSeek(); }, SEEK_PATIENCE);
 }
 
 function step(by) { goTo((target ?? shown) + by); }
@@ -162,9 +173,9 @@ video.addEventListener("pause", () => (document.getElementById("play").textConte
 // A paused seek may land on the frame already shown, and then no frame callback comes: number it from the time
 // the seek set (the middle of a frame's interval, so unambiguous).
 video.addEventListener("seeked", () => {
-  // A step taken while a seek was in flight started a new seek; this event is the old one's, already queued:
-  // keep the target, so the steps still add up (a loaded machine showed 40 +3 -1 +1 land on 41).
-  if (video.seeking) return;
+  if (video.seeking) return;  // an earlier seek's event, queued before the next one started
+  clearTimeout(seekWatch);
+  if (target !== null && video.paused && clock.frameShowing(video.currentTime) !== target) { startSeek(); return; }
   target = null;
   if (!video.paused) return;
   shown = clock.frameShowing(video.currentTime);
