@@ -59,8 +59,9 @@ def print_json(data: Any) -> None:
 
 @contextmanager
 def progress_bar(description: str, total: int | None = None, unit: str = "frames"
-                 ) -> Iterator[Callable[[int, int | None], None]]:
-    """A progress bar on stderr; yields `update(completed, total)`. Hidden when stderr is not a terminal."""
+                 ) -> Iterator[Callable[..., None]]:
+    """A progress bar on stderr; yields `update(completed, total, description=None)` (a new description names
+    the next stage on the same bar). Hidden when stderr is not a terminal."""
     from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskProgressColumn,
                                TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 
@@ -72,8 +73,9 @@ def progress_bar(description: str, total: int | None = None, unit: str = "frames
     with progress:
         task = progress.add_task(description, total=total)
 
-        def update(completed: int, new_total: int | None = None) -> None:
-            progress.update(task, completed=completed, total=new_total if new_total is not None else total)
+        def update(completed: int, new_total: int | None = None, description: str | None = None) -> None:
+            progress.update(task, completed=completed, total=new_total if new_total is not None else total,
+                            **({"description": description} if description else {}))
 
         yield update
 

@@ -41,8 +41,10 @@ def players_show(video: str, refresh: bool, as_json: bool) -> None:
         video_id = _video_id(s, video)
         notes: list[str] = []
         if refresh or needs_identify(s, video_id):
-            with progress_bar("Reading jersey numbers", unit="crops") as update:
-                report = identify_players(s, video_id, on_progress=update)
+            with progress_bar("Looking for tracks that switch people", unit="frames") as update:
+                report = identify_players(
+                    s, video_id, on_cut_progress=lambda done, total: update(done, total, "Looking for tracks that switch people"),
+                    on_progress=lambda done, total: update(done, total, "Reading jersey numbers"))
             found, notes = report.players, report.notes
         else:
             found = list_players(s, video_id)

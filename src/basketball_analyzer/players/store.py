@@ -128,32 +128,43 @@ def co_presence(rows: list[TrackRows], min_frames: int = OVERLAP_FRAMES,
 
 
 def identify_players(session: Session, video_id: int, reader=None,
-                     on_progress: Callable[[int, int], None] | None = None, read_numbers: bool = True) -> PlayersReport:
-    """Read jersey numbers on tracks not read yet, join tracks into players and store them (see module doc).
+                     on_progress: Callable[[int, int], None] | None = None, read_numbers: bool = True,
+                     cut_switches: bool = True,
+                     on_cut_progress: Callable[[int, int], None] | None = None) -> PlayersReport:
+    """Cut tracks that switch people midway, read jersey numbers on tracks not read yet, join tracks into
+    players and store them (see module doc). `on_progress(done, total)` counts the boxes read for numbers,
+    `on_cut_progress(done, total)` the frames looked at for switches.
 
-    Needs the video's teams (`bball teams`): they are assigned first when none are stored."""
+    Needs the video's teams (`bball teams`): they are assigned first when none are stored, and again after a
+    cut (a manual team is kept)."""
     from ..analytics.tracks import assign_teams
 
     video = require_detections(session, video_id)
     notes: list[str] = []
     has_file = Path(video.path).is_file()
-    stored_tracks = list_tracks(session, video_id)
-    if not any(t.team for t in stored_tracks) and has_file:
-        assign_teams(session, video_id)
-        stored_tracks = list_tracks(session, video_id)
-    teams = {t.tracking_id: t.team for t in stored_tracks}
-    colours = {t.tracking_id: _lab(t.color) for t in stored_tracks}
     loaded = load_path(session, video_id)
     if loaded is None:
         notes.append("the camera is not mapped: continuity is judged in the picture, as for a camera that never "
                      f"moves (run `bball court set {video_id}` for court positions)")
-    off = off_court_tracks(session, video_id) if loaded else set()
-    rows, geometry = _summaries(session, video_id, off, loaded is not None)
     cached = {r.tracking_id: r for r in session.execute(
         select(TrackPlayer).where(TrackPlayer.video_id == video_id)).scalars()}
+    born = {}
+    if cut_switches and has_file:
+        born = _cut_switches(session, video, cached, loaded is not None, on_cut_progress)
+        if born:
+            notes.append(f"{len(set(born.values()))} track(s) changed shirts midway (the tracker handed them from one "
+                         f"person to another): cut into {len(born) + len(set(born.values()))} pieces")
+    stored_tracks = list_tracks(session, video_id)
+    if has_file and (born or not any(t.team for t in stored_tracks)):
+        assign_teams(session, video_id)
+        stored_tracks = list_tracks(session, video_id)
+    teams = {t.tracking_id: t.team for t in stored_tracks}
+    colours = {t.tracking_id: _lab(t.color) for t in stored_tracks}
+    off = off_court_tracks(session, video_id) if loaded else set()
+    rows, geometry = _summaries(session, video_id, off, loaded is not None)
     reads: dict[int, tuple[str | None, float, int]] = {
         tid: (r.number_read, r.number_confidence or 0.0, r.number_reads) for tid, r in cached.items()}
-    todo = [t for t in rows if t.tracking_id not in cached or cached[t.tracking_id].frames_seen != len(t.frames)]
+    todo = [t for t in rows if _changed(t, cached)]
     if todo and read_numbers and has_file:
         from .numbers import read_track_numbers
 
@@ -181,6 +192,33 @@ def identify_players(session: Session, video_id: int, reader=None,
     _store(session, video_id, groups, manual, pinned_tracks, reads)
     return PlayersReport(video_id, list_players(session, video_id), len(todo) if has_file and read_numbers else 0,
                          notes)
+
+
+def _changed(track: TrackRows, cached: dict[int, TrackPlayer]) -> bool:
+    """Whether a track is new or changed since players were last stored (its reads and cuts are stale)."""
+    return track.tracking_id not in cached or cached[track.tracking_id].frames_seen != len(track.frames)
+
+
+def _cut_switches(session: Session, video, cached: dict[int, TrackPlayer], mapped: bool,
+                  on_progress: Callable[[int, int], None] | None) -> dict[int, int]:
+    """Cut the new or changed tracks whose shirt colour changes for good (players/switches.py); returns new
+    track id -> the track it was cut from. Tracks a person pinned (a player edit, a team set by hand) and
+    tracks off the court are left whole."""
+    from ..db.analytics import Track
+    from .switches import MIN_SECONDS, apply_cuts, track_cuts
+
+    fps = video.fps or 30.0
+    pinned = {tid for tid, r in cached.items() if r.source == MANUAL}
+    pinned |= set(session.execute(select(Track.tracking_id).where(Track.video_id == video.id,
+                                                                  Track.team_source == MANUAL)).scalars())
+    off = off_court_tracks(session, video.id) if mapped else set()
+    tracks = [t for t in iter_tracks(session, video.id, exclude=(BALL_LABEL,))
+              if t.tracking_id not in pinned and t.tracking_id not in off and _changed(t, cached)
+              and int(t.frames[-1]) - int(t.frames[0]) >= 2 * MIN_SECONDS * fps]
+    if not tracks:
+        return {}
+    cuts = track_cuts(video.path, tracks, fps, on_progress=on_progress)
+    return apply_cuts(session, video.id, cuts) if cuts else {}
 
 
 def _store(session: Session, video_id: int, groups: list[PlayerGroup], manual: dict[int, Player],
