@@ -8,10 +8,12 @@ database: (1) its true boxes broken into pieces (a new track id every 1-4 s, a f
 and every exit a new id), which isolates the joining from the detector; (2) the CPU detector's tracks (`ssd`
 with the product's ByteTrack). Each is calibrated (fixed camera), teamed, and joined into players by the product
 (`identify_players`: jersey numbers read on the pixels, then continuity). TrackEval's Identity metric
-(`trackers.eval`) scores the tracks as stored and the same boxes labelled with their player: the ratio is what
-joining buys. "bound" is the IDF1 of a perfect joining of the same tracks (each given its true player by
-majority): what no joining can beat, since a track that switches people midway stays one piece. Targets (issue #20): IDF1 by player >= 0.90 on broken true boxes and >= 0.70 with the CPU
-detector, and every player's number read correctly.
+(`trackers.eval`) scores the detector's tracks and the boxes as stored after `identify_players` (which cuts
+tracks whose shirt colour changes midway, players/switches.py) labelled with their player: the ratio is what
+joining buys. "bound" is the IDF1 of a perfect joining of the stored pieces (each given its true player by
+majority): what no joining of them can beat. The CPU detector runs twice, never cut (the baseline) and cut.
+Targets (issue #20): IDF1 by player >= 0.90 on broken true boxes and >= 0.70 with the CPU detector, and every
+player's number read correctly.
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ class DemoResult:
     stats: object | None = None  # analytics.stats.StatsReport
     heatmap: Path | None = None
     players: list = field(default_factory=list)  # players.store.PlayerInfo: tracks joined, jersey numbers
+    tracks_cut: int = 0  # tracks cut where the tracker handed them to another person (players/switches.py)
 
     @property
     def fps(self) -> float:
@@ -187,7 +188,8 @@ def run_demo(*, video: str | os.PathLike | None = None, output_dir: str | os.Pat
                       detect_seconds=max(detect_seconds, 0.0), storage=storage_label,
                       database=make_safe(settings.database_url), mp4=mp4, png=png, stage_seconds=times,
                       teams=analytics["teams"], teams_message=analytics["message"], stats=analytics["stats"],
-                      heatmap=analytics["heatmap"], players=analytics["players"])
+                      heatmap=analytics["heatmap"], players=analytics["players"],
+                      tracks_cut=analytics["tracks_cut"])
 
 
 def _done(progress: DemoProgress, started: float, note: str = "") -> float:
@@ -241,18 +243,22 @@ def _analytics(url: str, video_id: int, truth, video_path: Path, output_dir: Pat
     from .db import transaction
     from .players.store import identify_players
 
-    out: dict = {"teams": {}, "message": "no detections to analyse", "stats": None, "heatmap": None, "players": []}
+    out: dict = {"teams": {}, "message": "no detections to analyse", "stats": None, "heatmap": None, "players": [],
+                 "tracks_cut": 0}
     if not len(detections):
         return out
     with transaction(url) as s:
         report = assign_teams(s, video_id)
         if truth is not None:
             set_calibration(s, video_id, truth.calibration_pairs(), "fiba", fixed_camera=True)  # a tripod
+    with transaction(url) as s:
+        players = identify_players(s, video_id)
+        out["players"], out["tracks_cut"] = players.players, players.tracks_cut
+        if players.tracks_cut:  # the cut pieces were teamed again: report the teams as stored
+            report = assign_teams(s, video_id)
     colours = {t.team: t.color for t in report.tracks if t.team in ("A", "B")}
     out["teams"] = {team: (n, colours.get(team, "")) for team, n in sorted(report.sizes().items())}
     out["message"] = report.split.message
-    with transaction(url) as s:
-        out["players"] = identify_players(s, video_id).players
     with transaction(url) as s:
         out["stats"] = video_stats(s, video_id)
         if truth is not None:

@@ -118,7 +118,7 @@ def test_a_track_that_switches_teams_is_cut_and_each_piece_joins_its_own_player(
             PlayerDetection, PlayerDetection.id == PlayerPosition.detection_id)
             .where(PlayerPosition.tracking_id != PlayerDetection.tracking_id)).scalar_one()
     assert positions == len(stored) and stale == 0, "court positions carry the boxes' new track ids"
-    assert any("changed shirts" in n for n in report.notes)
+    assert report.tracks_cut == 1 and any("changed shirts" in n for n in report.notes)
     new_ids = set(stored.tracker_id.tolist()) - set(spliced.tracker_id.tolist())
     assert len(new_ids) == 1, f"one cut expected, got new tracks {sorted(new_ids)}"
     (piece,) = new_ids

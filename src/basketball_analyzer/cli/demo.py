@@ -97,6 +97,10 @@ def demo(video: Path | None, output_dir: Path, local_storage: bool, sample_secon
     print_table("Demo summary", ["video", "cloud job", "frames", "detections", "tracks", "frames/s"],
                 [(result.video_id, result.job_id, result.frames, result.detections, result.tracks,
                   round(result.fps, 1))])
+    if result.tracks_cut:
+        pieces = sum(n for n, _ in result.teams.values()) if result.teams else result.tracks
+        click.echo(f"{result.tracks_cut} of the {result.tracks} tracks changed shirts midway (the tracker handed "
+                   f"them from one player to another): cut there, {pieces} tracks from here on.")
     if result.teams:
         print_table("Teams (jersey colour)", ["team", "tracks", "colour"],
                     [(team, n, colour) for team, (n, colour) in result.teams.items()])

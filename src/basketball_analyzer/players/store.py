@@ -59,6 +59,7 @@ class PlayersReport:
     players: list[PlayerInfo]
     tracks_read: int = 0
     notes: list[str] = field(default_factory=list)
+    tracks_cut: int = 0  # tracks cut where they switched people (players/switches.py)
 
 
 def _lab(hex_colour: str | None) -> tuple[float, float, float] | None:
@@ -191,7 +192,7 @@ def identify_players(session: Session, video_id: int, reader=None,
     groups = join_tracks(summaries, settings, {pid: Pinned(p.team, p.number) for pid, p in manual.items()})
     _store(session, video_id, groups, manual, pinned_tracks, reads)
     return PlayersReport(video_id, list_players(session, video_id), len(todo) if has_file and read_numbers else 0,
-                         notes)
+                         notes, len(set(born.values())))
 
 
 def _changed(track: TrackRows, cached: dict[int, TrackPlayer]) -> bool:
