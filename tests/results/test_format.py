@@ -269,3 +269,16 @@ def test_the_file_remembers_the_runs_parameters(tmp_path):
     assert read_metadata(w.path)["sample_interval"] == "3"
     older = write(tmp_path / "old.parquet", frames(0, 2))  # no parameters: files from before they were kept
     assert read_parameters(older.path) is None
+
+
+@pytest.mark.parametrize("batch_rows", [1_000, 4])  # the repeat in one batch, and across batches
+def test_a_track_with_two_boxes_on_one_frame_is_refused(tmp_path, batch_rows):
+    path = tmp_path / "r.parquet"
+    good = frames(0, 6)
+    twice = Detections.merge([good, good[np.flatnonzero((good.frame_number == 4) & (good.tracker_id == 2))]])
+    write(path, twice)
+    with pytest.raises(ResultsError, match=r"track 2 has two boxes on frame 4"):
+        read_all(path, batch_rows=batch_rows)
+    untracked = Detections(good.xyxy, good.confidence, np.full(len(good), -1), np.zeros(len(good), np.int64))
+    write(path, untracked)  # untracked boxes (-1) may share a frame
+    assert len(read_all(path, batch_rows=batch_rows)) == len(good)

@@ -224,9 +224,9 @@ def read_results(path: str | os.PathLike, *, expected_sha256: str | None, frame_
     """Yield the file's boxes (labelled) in batches, verifying the checksum first and then every row.
 
     A bad file raises `ResultsError` with one line naming the file, the row and the problem; the checksum
-    and the schema are checked before the first batch is yielded. With `max_rows_per_frame`, a frame
-    holding more boxes than that is refused too. `name` is how messages name the file (a downloaded piece
-    is named by what it is, not by its temporary file); by default its file name.
+    and the schema are checked before the first batch is yielded. A track with two boxes on one frame is
+    refused, and with `max_rows_per_frame` a frame holding more boxes than that. `name` is how messages name
+    the file (a downloaded piece is named by what it is, not by its temporary file); by default its file name.
     """
     import pyarrow.parquet as pq
 
@@ -253,7 +253,32 @@ def read_results(path: str | os.PathLike, *, expected_sha256: str | None, frame_
     if missing:
         raise ResultsError(f"results file {name} lacks column(s) {', '.join(missing)}")
     per_frame = _FrameCounter(name, max_rows_per_frame)
-    return _batches(pf, name, frame_count, batch_rows, expected, per_frame)
+    return _batches(pf, name, frame_count, batch_rows, expected, per_frame, _TrackKeys(name))
+
+
+class _TrackKeys:
+    """Refuses a tracked box twice: one (frame, tracking id) in two rows, in one batch or across batches
+    (untracked boxes, id -1, may repeat). Keeps the keys seen as one sorted int64 array."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.seen = np.zeros(0, np.int64)
+
+    def add(self, frames: np.ndarray, ids: np.ndarray) -> None:
+        tracked = ids >= 0
+        keys = (frames[tracked].astype(np.int64) << 32) | ids[tracked].astype(np.int64)
+        if not len(keys):
+            return
+        keys, counts = np.unique(keys, return_counts=True)
+        twice = keys[counts > 1]
+        if len(self.seen):
+            at = np.minimum(np.searchsorted(self.seen, keys), len(self.seen) - 1)
+            twice = np.union1d(twice, keys[self.seen[at] == keys])
+        if len(twice):
+            key = int(twice[0])
+            raise ResultsError(f"results file {self.name}: track {key & 0xFFFFFFFF} has two boxes on frame "
+                               f"{key >> 32}; refusing the file")
+        self.seen = np.union1d(self.seen, keys)
 
 
 class _FrameCounter:
@@ -277,7 +302,7 @@ class _FrameCounter:
 
 
 def _batches(pf, name: str, frame_count: int | None, batch_rows: int, columns: tuple[str, ...],
-             per_frame: _FrameCounter) -> Iterator[Detections]:
+             per_frame: _FrameCounter, keys: _TrackKeys) -> Iterator[Detections]:
     offset = 0
     try:
         batches = pf.iter_batches(batch_size=batch_rows, columns=list(columns))
@@ -291,6 +316,7 @@ def _batches(pf, name: str, frame_count: int | None, batch_rows: int, columns: t
                 cols[col] = _to_numpy(arr, col, name)
             _validate(cols, offset, name, frame_count)
             per_frame.add(cols["frame_number"].astype(np.int64))
+            keys.add(cols["frame_number"], cols["tracking_id"])
             det = Detections.from_xywh(cols["frame_number"], cols["tracking_id"], cols["bbox_x"],
                                        cols["bbox_y"], cols["bbox_width"], cols["bbox_height"],
                                        cols["confidence_score"])
