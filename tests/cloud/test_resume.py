@@ -51,6 +51,9 @@ def ids_at(joined, truth, frame):
 def test_sigkilled_worker_is_resumed_after_its_last_part(queue, game, db_url, monkeypatch, caplog):
     path, truth = game
     monkeypatch.setenv("CLOUD_PART_FRAMES", str(PART))
+    # A 3-second lease for the killed worker and the takeover (the tests' 10 s is all waiting here); the
+    # heartbeat every second keeps it while the worker lives.
+    monkeypatch.setenv("CLOUD_LEASE_SECONDS", "3")
     job = submit_job(queue, video_path=path, params=params(), segments=1)
     proc = subprocess.Popen([sys.executable, "-m", "basketball_analyzer.worker", "--cloud", "--once"],
                             env={**os.environ, "WORKER_ID": "preempted"}, stderr=subprocess.DEVNULL)
