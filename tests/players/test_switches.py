@@ -157,3 +157,29 @@ def test_a_track_whose_team_a_person_set_is_left_whole(game, tmp_path):
         ids = set(load_detections(s, video_id).tracker_id.tolist())
     assert not any("changed shirts" in n for n in report.notes)
     assert max(ids) == 902
+
+
+def test_bball_players_cuts_unless_told_not_to(game, tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from basketball_analyzer.cli import cli
+    from basketball_analyzer.config import get_settings
+
+    path, truth, a, b = game
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    video_id = _store(url, path, truth, _spliced(truth, a, b))
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+
+    def tracks(*extra):
+        out = CliRunner().invoke(cli, ["players", str(video_id), "--json", *extra])
+        assert out.exit_code == 0, out.output
+        return {t for p in json.loads(out.output) for t in p["tracks"]}
+
+    whole = tracks("--no-cut")
+    assert 900 in whole and max(whole) == 902, "--no-cut keeps the tracks as imported"
+    cut = tracks("--refresh")
+    assert len(cut - whole) == 1 and 900 in cut, "a later run without --no-cut cuts the switched track"
+    get_settings.cache_clear()

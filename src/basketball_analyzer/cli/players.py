@@ -27,12 +27,14 @@ def players() -> None:
 
 @players.command("show", hidden=True)
 @click.argument("video")
-@click.option("--refresh", is_flag=True, help="Join the tracks again even when players are stored (numbers "
-              "already read are kept).")
+@click.option("--refresh", is_flag=True, help="Look for switched tracks and join the tracks again even when "
+              "players are stored (numbers already read are kept).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of players instead of a table.")
-def players_show(video: str, refresh: bool, as_json: bool) -> None:
-    """List VIDEO's players; the first time (or with --refresh, or after new tracks were imported) read jersey
-    numbers on its tracks and join them into players."""
+@click.option("--no-cut", is_flag=True, help="Leave tracks whole even where the tracker handed one from a "
+              "player to another (their shirt colour changes midway): tracking ids stay as imported.")
+def players_show(video: str, refresh: bool, as_json: bool, no_cut: bool) -> None:
+    """List VIDEO's players; the first time (or with --refresh, or after new tracks were imported) cut the
+    tracks that switch people midway, read jersey numbers on its tracks and join them into players."""
     from ..db import transaction
     from ..players.store import identify_players, list_players, needs_identify
     from .common import progress_bar
@@ -41,9 +43,11 @@ def players_show(video: str, refresh: bool, as_json: bool) -> None:
         video_id = _video_id(s, video)
         notes: list[str] = []
         if refresh or needs_identify(s, video_id):
-            with progress_bar("Looking for tracks that switch people", unit="frames") as update:
+            cutting = "Looking for tracks that switch people"
+            with progress_bar(cutting, unit="frames") as update:
                 report = identify_players(
-                    s, video_id, on_cut_progress=lambda done, total: update(done, total, "Looking for tracks that switch people"),
+                    s, video_id, cut_switches=not no_cut, recheck_cuts=refresh,
+                    on_cut_progress=lambda done, total: update(done, total, cutting),
                     on_progress=lambda done, total: update(done, total, "Reading jersey numbers"))
             found, notes = report.players, report.notes
         else:

@@ -130,11 +130,12 @@ def co_presence(rows: list[TrackRows], min_frames: int = OVERLAP_FRAMES,
 
 def identify_players(session: Session, video_id: int, reader=None,
                      on_progress: Callable[[int, int], None] | None = None, read_numbers: bool = True,
-                     cut_switches: bool = True,
+                     cut_switches: bool = True, recheck_cuts: bool = False,
                      on_cut_progress: Callable[[int, int], None] | None = None) -> PlayersReport:
     """Cut tracks that switch people midway, read jersey numbers on tracks not read yet, join tracks into
     players and store them (see module doc). `on_progress(done, total)` counts the boxes read for numbers,
-    `on_cut_progress(done, total)` the frames looked at for switches.
+    `on_cut_progress(done, total)` the frames looked at for switches. Only new or changed tracks are looked
+    at for switches, unless `recheck_cuts`.
 
     Needs the video's teams (`bball teams`): they are assigned first when none are stored, and again after a
     cut (a manual team is kept)."""
@@ -151,7 +152,8 @@ def identify_players(session: Session, video_id: int, reader=None,
         select(TrackPlayer).where(TrackPlayer.video_id == video_id)).scalars()}
     born = {}
     if cut_switches and has_file:
-        born = _cut_switches(session, video, cached, loaded is not None, on_cut_progress)
+        born = _cut_switches(session, video, {} if recheck_cuts else cached, loaded is not None,
+                             on_cut_progress, pinned={tid for tid, r in cached.items() if r.source == MANUAL})
         if born:
             notes.append(f"{len(set(born.values()))} track(s) changed shirts midway (the tracker handed them from one "
                          f"person to another): cut into {len(born) + len(set(born.values()))} pieces")
@@ -201,15 +203,15 @@ def _changed(track: TrackRows, cached: dict[int, TrackPlayer]) -> bool:
 
 
 def _cut_switches(session: Session, video, cached: dict[int, TrackPlayer], mapped: bool,
-                  on_progress: Callable[[int, int], None] | None) -> dict[int, int]:
+                  on_progress: Callable[[int, int], None] | None, pinned: set[int]) -> dict[int, int]:
     """Cut the new or changed tracks whose shirt colour changes for good (players/switches.py); returns new
     track id -> the track it was cut from. Tracks a person pinned (a player edit, a team set by hand) and
-    tracks off the court are left whole."""
+    tracks off the court are left whole; `cached` tracks whose frames are unchanged were looked at before."""
     from ..db.analytics import Track
     from .switches import MIN_SECONDS, apply_cuts, track_cuts
 
     fps = video.fps or 30.0
-    pinned = {tid for tid, r in cached.items() if r.source == MANUAL}
+    pinned = set(pinned)
     pinned |= set(session.execute(select(Track.tracking_id).where(Track.video_id == video.id,
                                                                   Track.team_source == MANUAL)).scalars())
     off = off_court_tracks(session, video.id) if mapped else set()
