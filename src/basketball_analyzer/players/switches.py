@@ -9,10 +9,12 @@ players of different teams, or a player and a referee: the shirt colour changes,
 Each track's torso colour (analytics/teams.torso_colour) is sampled every `SAMPLE_EVERY` frames; `find_cuts`
 then looks for the frames where the median colour of the second before and of the second after differ most
 (one pass along the track), and cuts there only when the pieces differ by `MIN_DELTA_E` or more
-(teams.GROUP_DELTA_E: different jerseys), each lasts `MIN_SECONDS` or more (a player passing in front for half
-a second is no switch), and most samples of each piece are nearer its own colour than its neighbour's. The boxes from a cut on get a new tracking id in `player_detections` (and in
-`player_positions`), so every later answer sees the two people apart. Two players of one team swapping is
-not found here: their shirts are one colour.
+(teams.GROUP_DELTA_E: different jerseys), each lasts `MIN_SECONDS` or more (a player passing in front for
+half a second is no switch), and most samples of each piece are nearer its own colour than its neighbour's.
+The boxes from a cut on get a new tracking id in `player_detections` (and in `player_positions`), so every
+later answer sees the two people apart. Two players of one team swapping is not found here: their shirts
+are one colour. Measured in docs/benchmarks.md ("Players"): IDF1 by player 0.640 -> 0.739 on that run, no
+true piece cut, about one decode pass of the video.
 """
 
 from __future__ import annotations
