@@ -125,8 +125,6 @@ def _running(pid: int) -> bool:
 
 
 def _weed_children_of(pid: int) -> list[int]:
-    import os
-
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -143,26 +141,16 @@ def _weed_children_of(pid: int) -> list[int]:
 
 
 def test_sigterm_or_sigkill_of_serve_leaves_no_server(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import time
-
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        proc = subprocess.Popen([sys.executable, "-m", "basketball_analyzer", "storage", "serve", "--dir",
-                                 str(tmp_path / sig.name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-        deadline = time.time() + 30
-        children: list[int] = []
-        while time.time() < deadline and not children:
-            children = _weed_children_of(proc.pid)
-            time.sleep(0.2)
+        # Signalled once it says the server is up (S3 answered), as a user would after reading that line.
+        proc, _ = _serve(["--dir", str(tmp_path / sig.name)], env)
+        children = _weed_children_of(proc.pid)
         assert children, "the server never started"
-        time.sleep(1.5)  # let it come up, as a user would
         proc.send_signal(sig)
-        proc.wait(timeout=60)
+        proc.communicate(timeout=60)
         deadline = time.time() + 30
         while time.time() < deadline and any(_running(c) for c in children):
-            time.sleep(0.2)
+            time.sleep(0.05)
         alive = [c for c in children if _running(c)]
         assert not alive, f"weed still running after {sig.name} of `bball storage serve`"
