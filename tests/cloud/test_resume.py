@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from basketball_analyzer.db import transaction
 from basketball_analyzer.db.detections import load_detections
 from basketball_analyzer.detection.stitching import box_iou
 from basketball_analyzer.sample import make_sample_clip
+from basketball_analyzer.videos import register_video
 from basketball_analyzer.worker.cloud import CloudWorker
 
 S = CloudJobStatus
@@ -48,48 +50,106 @@ def ids_at(joined, truth, frame):
     return out
 
 
-def test_sigkilled_worker_is_resumed_after_its_last_part(queue, game, db_url, monkeypatch, caplog):
-    path, truth = game
-    monkeypatch.setenv("CLOUD_PART_FRAMES", str(PART))
-    # A 3-second lease for the killed worker and the takeover (the tests' 10 s is all waiting here); the
-    # heartbeat every second keeps it while the worker lives.
-    monkeypatch.setenv("CLOUD_LEASE_SECONDS", "3")
-    job = submit_job(queue, video_path=path, params=params(), segments=1)
-    proc = subprocess.Popen([sys.executable, "-m", "basketball_analyzer.worker", "--cloud", "--once"],
-                            env={**os.environ, "WORKER_ID": "preempted"}, stderr=subprocess.DEVNULL)
+class _Records(logging.Handler):
+    """The log lines of the takeover (caplog is per test; the run is per module)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture(scope="module")
+def resumed(s3_server, game, tmp_path_factory):
+    """One job: a worker SIGKILLed after two parts, then a takeover; what each step left, for every database.
+
+    The run is the slow part (and has no database); each `db_url` imports its results.
+    """
+    from conftest import TEST_CLOUD_ENV
+
+    from basketball_analyzer.cloud.queue import CloudQueue
+    from basketball_analyzer.cloud.storage import CloudStorage
+    from basketball_analyzer.config import get_settings
+
+    path, _ = game
+    bucket = s3_server.create_bucket(f"t-{uuid.uuid4().hex[:20]}")
+    with pytest.MonkeyPatch.context() as mp:
+        # A 3-second lease for the killed worker and the takeover (the tests' 10 s is all waiting here); the
+        # heartbeat every second keeps it while the worker lives.
+        env = {**s3_server.env(), "R2_BUCKET_NAME": bucket, **TEST_CLOUD_ENV, "CLOUD_PART_FRAMES": str(PART),
+               "CLOUD_LEASE_SECONDS": "3",
+               "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('resume-run') / 'unused.db'}"}
+        for key, value in env.items():
+            mp.setenv(key, value)
+        get_settings.cache_clear()
+        settings = Settings()
+        storage = CloudStorage.from_settings(settings)
+        queue = CloudQueue.from_settings(settings, storage)
+        job = submit_job(queue, video_path=path, params=params(), segments=1)
+        proc = subprocess.Popen([sys.executable, "-m", "basketball_analyzer.worker", "--cloud", "--once"],
+                                env={**os.environ, "WORKER_ID": "preempted"}, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: len(queue.get(job.job_id)[0].parts or []) >= 2, 120, "two parts uploaded")
+            proc.send_signal(signal.SIGKILL)  # a spot machine taken away
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        before = queue.get(job.job_id)[0]
+
+        mp.setattr(segments_module, "RESUME_OVERLAP_SECONDS", 10 / 30)
+        takeover = CloudWorker(Settings(), worker_id="takeover")
+        records, logger = _Records(), logging.getLogger("basketball_analyzer")
+        level = logger.level
+        logger.addHandler(records)
+        logger.setLevel(logging.INFO)
+        try:
+            wait_for(lambda: takeover.process_next(), 30, "the lease to expire and the takeover to run")
+        finally:
+            logger.removeHandler(records)
+            logger.setLevel(level)
+        after = queue.get(job.job_id)[0]
+        live = queue.files.get_progress(job.job_id)
+    get_settings.cache_clear()
+    yield {"storage": storage, "job": job, "before": before, "after": after, "live": live,
+           "log": records.messages}
+    client = s3_server.client()
     try:
-        wait_for(lambda: len(queue.get(job.job_id)[0].parts or []) >= 2, 120, "two parts uploaded")
-        proc.send_signal(signal.SIGKILL)  # a spot machine taken away
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    before = queue.get(job.job_id)[0]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                client.delete_object(Bucket=bucket, Key=obj["Key"])
+        client.delete_bucket(Bucket=bucket)
+    except Exception:  # noqa: BLE001 - best effort, as the per-test buckets (conftest.cloud_bucket)
+        pass
+
+
+def test_sigkilled_worker_is_resumed_after_its_last_part(resumed, game, db_url):
+    _, truth = game
+    job, before, after = resumed["job"], resumed["before"], resumed["after"]
     assert before.status is S.processing and before.worker_id == "preempted"
     kept = before.parts
     resume = kept[-1]["end_frame"]
     assert resume < 90 and all(p["token"] == before.claim_token for p in kept)
 
     assert job.parameters["video_fps"] == 30.0  # recorded at submit: the overlap is in seconds
-    monkeypatch.setattr(segments_module, "RESUME_OVERLAP_SECONDS", 10 / 30)
-    takeover = CloudWorker(Settings(), worker_id="takeover")
-    with caplog.at_level(logging.INFO, logger="basketball_analyzer"):
-        wait_for(lambda: takeover.process_next(), 30, "the lease to expire and the takeover to run")
-    after = queue.get(job.job_id)[0]
     assert after.status is S.completed and after.worker_id == "takeover" and after.results_key is None
     assert after.parts[:len(kept)] == kept  # the preempted worker's parts are kept as they were
     new = after.parts[len(kept):]
     assert new[0]["start_frame"] == resume and new[0]["overlap_frames"] == 10
     assert [p["end_frame"] for p in after.parts] == [*range(PART, 90, PART), 90]
     # The takeover decoded from just before the part; the job's counts are the whole game's.
-    decoded = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job.completed")]
+    decoded = [m for m in resumed["log"] if m.startswith("job.completed")]
     assert f" frames={90 - (resume - 10)} " in decoded[-1]
     assert after.frames_processed == after.frames_total == 90
-    live = queue.files.get_progress(job.job_id)  # the takeover's progress counts the kept parts' frames
+    live = resumed["live"]  # the takeover's progress counts the kept parts' frames
     assert live["frames_total"] == 90 and live["frames_processed"] > resume - 10
 
-    importer.import_job(queue.storage, db_url, job.job_id)
+    with transaction(db_url) as s:  # this database knows the game, as the one it was submitted from did
+        assert register_video(s, game[0]).video.id == job.video_id
+    importer.import_job(resumed["storage"], db_url, job.job_id)
     with transaction(db_url) as s:
         joined = load_detections(s, job.video_id)
     assert np.bincount(joined.frame_number).max() == 3  # the overlap is not stored twice
