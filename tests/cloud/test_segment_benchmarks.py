@@ -35,7 +35,7 @@ def test_speedup_benchmark_times_each_worker_count_against_one():
 
 @pytest.mark.timeout(300)
 def test_preempt_benchmark_measures_the_frames_a_takeover_redoes():
-    out = bench("segments_preempt.py", "--frames", "300", "--frame-ms", "5", "--parts", "0,60", "--lease", "2")
+    out = bench("segments_preempt.py", "--frames", "200", "--frame-ms", "2", "--parts", "0,60", "--lease", "1.5")
     rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["0"], ["60"])]
     assert [r[0] for r in rows] == ["0", "60"]
     restart, parts = rows
@@ -46,7 +46,7 @@ def test_preempt_benchmark_measures_the_frames_a_takeover_redoes():
 
 @pytest.mark.timeout(300)
 def test_accuracy_benchmark_scores_one_run_and_segments_against_the_truth():
-    out = bench("segments_accuracy.py", "--frames", "240", "--size", "320x180", "--segments", "2",
+    out = bench("segments_accuracy.py", "--frames", "150", "--size", "256x144", "--segments", "2",
                 "--no-hota", "--detector", "hog", "--workers", "1")
     rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["hog"], ["oracle"])]
     assert [(r[0], r[1]) for r in rows] == [("hog", "1"), ("hog", "2"), ("oracle", "1"), ("oracle", "2")]
