@@ -52,7 +52,7 @@ def test_demo_runs_the_whole_round_trip(tmp_path):
     env, scratch = _demo_env(tmp_path, db_url)
     out_dir = tmp_path / "out"
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "basketball_analyzer", "demo", "--sample-seconds", "2",
+    proc = subprocess.run([sys.executable, "-m", "basketball_analyzer", "demo", "--sample-seconds", "1",
                            "--detector", "ssd", "--output-dir", str(out_dir)],
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=240,
                           check=False)
@@ -62,27 +62,27 @@ def test_demo_runs_the_whole_round_trip(tmp_path):
     for step in ("Starting a local S3 server", "Registering", "Submitting", "Running one cloud worker",
                  "Importing", "Teams by jersey colour", "Rendering"):
         assert step in out, out
-    assert "30/30 frames" in out and "Demo summary" in out
+    assert "15/15 frames" in out and "Demo summary" in out
     # The story: the two jersey colours (red, navy) found as two teams, stats in metres, heatmaps drawn.
     assert "Two teams, separation" in out and "Stats per team" in out and "distance (m)" in out
 
     # The video is registered in the user's database with the imported detections.
     with transaction(db_url) as s:
         videos = list_videos(s)
-        assert len(videos) == 1 and videos[0].frame_count == 30
+        assert len(videos) == 1 and videos[0].frame_count == 15
         stored = count_detections(s, video_id=videos[0].id)
     assert stored > 0
     assert f"Database:  {db_url} (video {videos[0].id})" in out
 
-    clip = out_dir / "sample-game-30f.mp4"
-    mp4 = out_dir / "sample-game-30f-annotated.mp4"
-    png = out_dir / "sample-game-30f-sheet.png"
-    heat = out_dir / "sample-game-30f-heatmap.png"
+    clip = out_dir / "sample-game-15f.mp4"
+    mp4 = out_dir / "sample-game-15f-annotated.mp4"
+    png = out_dir / "sample-game-15f-sheet.png"
+    heat = out_dir / "sample-game-15f-heatmap.png"
     assert str(mp4) in out and str(png) in out and str(heat) in out
     info = probe(mp4)
-    assert (info.frame_count, info.width, info.height) == (30, 960, 540)
-    assert sum(1 for _ in iter_frames(mp4)) == 30
-    assert probe(clip).frame_count == 30
+    assert (info.frame_count, info.width, info.height) == (15, 960, 540)
+    assert sum(1 for _ in iter_frames(mp4)) == 15
+    assert probe(clip).frame_count == 15
     # 12 tiles of 480x270 in a 4x3 grid.
     assert cv2.imread(str(png)).shape == (810, 1920, 3)
     assert cv2.imread(str(heat)) is not None
