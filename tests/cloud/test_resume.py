@@ -67,8 +67,6 @@ def resumed(s3_server, game, tmp_path_factory):
 
     The run is the slow part (and has no database); each `db_url` imports its results.
     """
-    from conftest import TEST_CLOUD_ENV
-
     from basketball_analyzer.cloud.queue import CloudQueue
     from basketball_analyzer.cloud.storage import CloudStorage
     from basketball_analyzer.config import get_settings
@@ -78,7 +76,9 @@ def resumed(s3_server, game, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         # A 3-second lease for the killed worker and the takeover (the tests' 10 s is all waiting here); the
         # heartbeat every second keeps it while the worker lives.
-        env = {**s3_server.env(), "R2_BUCKET_NAME": bucket, **TEST_CLOUD_ENV, "CLOUD_PART_FRAMES": str(PART),
+        # The polls and attempts of the cloud tests' TEST_CLOUD_ENV (conftest.py; not importable by name here).
+        env = {**s3_server.env(), "R2_BUCKET_NAME": bucket, "CLOUD_WORKER_POLL_INTERVAL": "0.2",
+               "CLOUD_WORKER_MAX_POLL_INTERVAL": "1", "CLOUD_MAX_ATTEMPTS": "3", "CLOUD_PART_FRAMES": str(PART),
                "CLOUD_LEASE_SECONDS": "3",
                "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('resume-run') / 'unused.db'}"}
         for key, value in env.items():
