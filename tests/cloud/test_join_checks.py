@@ -104,7 +104,7 @@ CRAFTED = {
                             "part 3 (frames 10-20) overlaps the part before it (frames 10-20 twice)"),
     "the parts end early": ([(0, 10, frame_boxes(0, 10))], "frames 10-20 are in no part (the parts end early)"),
     "a part with every row twice": ([(0, 10, doubled(frame_boxes(0, 10))), (10, 20, frame_boxes(10, 20))],
-                                    "part 1 (frames 0-10) hold track 0 of frame 0 more than once"),
+                                    "part 1 (frames 0-10): track 0 has two boxes on frame 0; refusing the file"),
     "a part with rows past its end": ([(0, 10, frame_boxes(0, 14)), (10, 20, frame_boxes(10, 20))],
                                       "part 1 (frames 0-10) hold boxes of frame 10, outside the frames 0-10"),
 }

@@ -5,8 +5,8 @@ join (`joining.py`) writes each piece's own frames, so before anything is downlo
 the pieces tile the job exactly: every segment is the parent's (parent id, video, place in the job) and
 completed, the segments follow one another from frame 0, and each segment's parts cover its frames with
 no gap, no overlap and nothing outside. `check_rows` then checks each downloaded file against its entry:
-its embedded ids, its rows inside the frames it says it holds, and no (frame, track id) twice. Any refusal
-is one `ResultsError` line naming the segment (or part) and what is wrong.
+its embedded ids and its rows inside the frames it says it holds (reading it refuses a (frame, track id)
+twice). Any refusal is one `ResultsError` line naming the segment (or part) and what is wrong.
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ def _pieces_of(m: JobManifest, where: str, *, open_end: bool) -> list[Piece]:
 
 def check_rows(boxes: Detections, piece: Piece, metadata: dict[str, str], video_id: int) -> None:
     """`ResultsError` unless a downloaded piece is what its entry says: its job's and video's, its row
-    count, its rows inside [start - overlap, end) and no (frame, track id) twice."""
+    count and its rows inside [start - overlap, end). (No (frame, track id) twice is checked as the file is
+    read: results/format.read_results.)"""
     embedded = metadata.get("job_id", "")
     if embedded != piece.job.job_id:
         raise ResultsError(f"results of {piece.name} say they are of job {embedded[:40]!r}; refusing them")
@@ -140,9 +141,3 @@ def check_rows(boxes: Detections, piece: Piece, metadata: dict[str, str], video_
     if outside.any():
         raise ResultsError(f"results of {piece.name} hold boxes of frame {int(frames[outside][0])}, outside "
                            f"the frames {max(lo, 0)}-{hi} it covers; refusing them")
-    keys = (frames << 32) | (boxes.tracker_id.astype(np.int64) & 0xFFFFFFFF)
-    unique, counts = np.unique(keys, return_counts=True)
-    if (counts > 1).any():
-        twice = int(unique[counts > 1][0])
-        raise ResultsError(f"results of {piece.name} hold track {np.int32(twice & 0xFFFFFFFF)} of frame "
-                           f"{twice >> 32} more than once; refusing them")
