@@ -91,6 +91,7 @@ def test_crash_before_the_ledger_row_leaves_nothing_then_one_copy(db_url, video_
     (70, "bbox_width", -2.0, "row 70: bbox_width is -2.0, not positive"),
     (95, "bbox_x", np.nan, "row 95: bbox_x is NaN"),
     (119, "frame_number", 40, "row 119: frame_number is 40, outside the video's frames 0..39"),
+    (119, "tracking_id", 0, "track 0 has two boxes on frame 39"),  # found after the last batch
 ])
 def test_bad_rows_write_nothing(db_url, video_id, tmp_path, row, column, value, message):
     with transaction(db_url) as s:

@@ -257,28 +257,25 @@ def read_results(path: str | os.PathLike, *, expected_sha256: str | None, frame_
 
 
 class _TrackKeys:
-    """Refuses a tracked box twice: one (frame, tracking id) in two rows, in one batch or across batches
-    (untracked boxes, id -1, may repeat). Keeps the keys seen as one sorted int64 array."""
+    """Refuses a tracked box twice: one (frame, tracking id) in two rows, anywhere in the file (untracked boxes,
+    id -1, may repeat). Batches' keys are kept and sorted once after the last batch: a file refused there has
+    been streamed whole, and the caller's transaction rolls it back."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.seen = np.zeros(0, np.int64)
+        self.keys: list[np.ndarray] = []
 
     def add(self, frames: np.ndarray, ids: np.ndarray) -> None:
         tracked = ids >= 0
-        keys = (frames[tracked].astype(np.int64) << 32) | ids[tracked].astype(np.int64)
-        if not len(keys):
-            return
-        keys, counts = np.unique(keys, return_counts=True)
-        twice = keys[counts > 1]
-        if len(self.seen):
-            at = np.minimum(np.searchsorted(self.seen, keys), len(self.seen) - 1)
-            twice = np.union1d(twice, keys[self.seen[at] == keys])
+        self.keys.append((frames[tracked].astype(np.int64) << 32) | ids[tracked].astype(np.int64))
+
+    def check(self) -> None:
+        keys = np.sort(np.concatenate(self.keys)) if self.keys else np.zeros(0, np.int64)
+        twice = np.flatnonzero(keys[1:] == keys[:-1])
         if len(twice):
-            key = int(twice[0])
+            key = int(keys[twice[0]])
             raise ResultsError(f"results file {self.name}: track {key & 0xFFFFFFFF} has two boxes on frame "
                                f"{key >> 32}; refusing the file")
-        self.seen = np.union1d(self.seen, keys)
 
 
 class _FrameCounter:
@@ -324,6 +321,7 @@ def _batches(pf, name: str, frame_count: int | None, batch_rows: int, columns: t
                 det = det.with_labels(_labels(batch.column(len(COLUMNS)), offset, name))
             offset += batch.num_rows
             yield det
+        keys.check()
     except ResultsError:
         raise
     except Exception as exc:
