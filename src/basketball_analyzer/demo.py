@@ -247,15 +247,13 @@ def _analytics(url: str, video_id: int, truth, video_path: Path, output_dir: Pat
                  "tracks_cut": 0}
     if not len(detections):
         return out
-    with transaction(url) as s:
-        report = assign_teams(s, video_id)
-        if truth is not None:
+    if truth is not None:
+        with transaction(url) as s:
             set_calibration(s, video_id, truth.calibration_pairs(), "fiba", fixed_camera=True)  # a tripod
     with transaction(url) as s:
-        players = identify_players(s, video_id)
+        players = identify_players(s, video_id)  # assigns the teams (again after a cut)
         out["players"], out["tracks_cut"] = players.players, players.tracks_cut
-        if players.tracks_cut:  # the cut pieces were teamed again: report the teams as stored
-            report = assign_teams(s, video_id)
+        report = players.teams or assign_teams(s, video_id)
     colours = {t.team: t.color for t in report.tracks if t.team in ("A", "B")}
     out["teams"] = {team: (n, colours.get(team, "")) for team, n in sorted(report.sizes().items())}
     out["message"] = report.split.message

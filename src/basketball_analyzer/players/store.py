@@ -60,6 +60,7 @@ class PlayersReport:
     tracks_read: int = 0
     notes: list[str] = field(default_factory=list)
     tracks_cut: int = 0  # tracks cut where they switched people (players/switches.py)
+    teams: object | None = None  # analytics.tracks.TeamReport when this run assigned the teams
 
 
 def _lab(hex_colour: str | None) -> tuple[float, float, float] | None:
@@ -157,9 +158,9 @@ def identify_players(session: Session, video_id: int, reader=None,
         if born:
             notes.append(f"{len(set(born.values()))} track(s) changed shirts midway (the tracker handed them from one "
                          f"person to another): cut into {len(born) + len(set(born.values()))} pieces")
-    stored_tracks = list_tracks(session, video_id)
+    stored_tracks, team_report = list_tracks(session, video_id), None
     if has_file and (born or not any(t.team for t in stored_tracks)):
-        assign_teams(session, video_id)
+        team_report = assign_teams(session, video_id)
         stored_tracks = list_tracks(session, video_id)
     teams = {t.tracking_id: t.team for t in stored_tracks}
     colours = {t.tracking_id: _lab(t.color) for t in stored_tracks}
@@ -194,7 +195,7 @@ def identify_players(session: Session, video_id: int, reader=None,
     groups = join_tracks(summaries, settings, {pid: Pinned(p.team, p.number) for pid, p in manual.items()})
     _store(session, video_id, groups, manual, pinned_tracks, reads)
     return PlayersReport(video_id, list_players(session, video_id), len(todo) if has_file and read_numbers else 0,
-                         notes, len(set(born.values())))
+                         notes, len(set(born.values())), team_report)
 
 
 def _changed(track: TrackRows, cached: dict[int, TrackPlayer]) -> bool:
